@@ -1,0 +1,1 @@
+"""Infrastructure shared by every layer: configuration, database, errors, ids, money."""

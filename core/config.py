@@ -1,0 +1,90 @@
+"""Settings read from the environment, with embedded defaults for the two-command start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    return default if value in (None, "") else int(value)
+
+
+def _dev_secret(var_dir: Path, name: str) -> str:
+    """A development secret generated once and kept in the git-ignored var/ folder."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    field_encryption_key: str
+    cors_origins: tuple[str, ...] = ()
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    login_attempts_per_phone: int = 5
+    login_attempts_per_ip: int = 30
+    login_window_seconds: int = 900
+    max_query_depth: int = 12
+    max_aliases: int = 20
+    max_tokens: int = 2000
+    max_query_cost: int = 10000
+    max_mutations_per_request: int = 5
+    max_body_bytes: int = 1_000_000
+    introspection: bool = True
+    field_suggestions: bool = True
+    persisted_queries_only: bool = False
+    persisted_query_allowlist: str | None = None
+    max_subscriptions_per_connection: int = 20
+    connection_init_timeout_seconds: int = 10
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        var_dir = Path(env.get("VAR_DIR") or DEFAULT_VAR_DIR)
+        database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'fenxiao.db'}"
+        if database_url.startswith("sqlite"):
+            var_dir.mkdir(parents=True, exist_ok=True)
+        secret_key = env.get("SECRET_KEY") or _dev_secret(var_dir, "dev-secret-key")
+        encryption_key = env.get("FIELD_ENCRYPTION_KEY") or _dev_secret(var_dir, "dev-field-key")
+        origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=secret_key,
+            field_encryption_key=encryption_key,
+            cors_origins=origins,
+            access_token_ttl_seconds=_int(env.get("ACCESS_TOKEN_TTL"), 900),
+            refresh_token_ttl_seconds=_int(env.get("REFRESH_TOKEN_TTL"), 30 * 24 * 3600),
+            login_attempts_per_phone=_int(env.get("LOGIN_ATTEMPTS_PER_PHONE"), 5),
+            login_attempts_per_ip=_int(env.get("LOGIN_ATTEMPTS_PER_IP"), 30),
+            max_query_cost=_int(env.get("MAX_QUERY_COST"), 10000),
+            introspection=_bool(env.get("GRAPHQL_INTROSPECTION"), True),
+            field_suggestions=_bool(env.get("GRAPHQL_FIELD_SUGGESTIONS"), True),
+            persisted_queries_only=_bool(env.get("PERSISTED_QUERIES_ONLY"), False),
+            persisted_query_allowlist=env.get("PERSISTED_QUERY_ALLOWLIST") or None,
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )

@@ -1,0 +1,1 @@
+"""Outbox relay, broker and subscription streams."""

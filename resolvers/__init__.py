@@ -1,0 +1,1 @@
+"""Thin resolvers: read input, check permission, call a service, map the result."""

@@ -1,0 +1,126 @@
+"""Sign-up, sign-in, tokens, the viewer and staff accounts."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from resolvers.base import decode_id, in_savepoint
+from resolvers.node import register_node
+from schema.account import (
+    AuthPayload,
+    LoginInput,
+    LogoutPayload,
+    RegisterInput,
+    StaffPayload,
+    StaffPermissionsInput,
+    User,
+    Viewer,
+    WeChatLoginInput,
+)
+from services import account as account_service
+
+
+def user_by_id_loader(context) -> DataLoader:
+    async def load(ids: list[int]):
+        users = await account_service.users_by_ids(context.session, list(ids))
+        return [users.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def fetch_user_node(info: strawberry.Info, pk: int):
+    """A user is visible as a node to themself and to staff."""
+    viewer = info.context.viewer
+    if viewer.user_id != pk and not viewer.is_staff:
+        return None
+    return await info.context.loader("UserByIdLoader", user_by_id_loader).load(pk)
+
+
+register_node("User", fetch_user_node)
+
+
+def _auth_payload(info: strawberry.Info, tokens: account_service.IssuedTokens | None, errors,
+                  is_new_user: bool = False) -> AuthPayload:
+    if tokens is None:
+        return AuthPayload(user_errors=errors)
+    info.context.signed_in_user_id = tokens.user.id
+    return AuthPayload(
+        user=tokens.user,
+        access_token=tokens.access_token,
+        access_token_expires_at=tokens.access_expires_at,
+        refresh_token=tokens.refresh_token,
+        refresh_token_expires_at=tokens.refresh_expires_at,
+        is_new_user=is_new_user,
+    )
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="Who is asking. Works signed in or not.")
+    async def viewer(self, info: strawberry.Info) -> Viewer:
+        viewer = info.context.viewer
+        user = None
+        if viewer.user_id is not None:
+            user = await info.context.loader("UserByIdLoader", user_by_id_loader).load(viewer.user_id)
+        return Viewer(
+            user=user,
+            client=viewer.client,
+            is_authenticated=viewer.is_authenticated,
+            permissions=sorted(viewer.permissions, key=lambda p: p.value),
+        )
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="Create an account with a phone number and password, and sign in.")
+    async def register(self, info: strawberry.Info, input: RegisterInput) -> AuthPayload:
+        ctx = info.context
+        tokens, errors = await in_savepoint(info, lambda s: account_service.register(
+            s, ctx.state.settings, phone=input.phone, password=input.password,
+            nickname=input.nickname, client=ctx.viewer.client))
+        return _auth_payload(info, tokens, errors, is_new_user=tokens is not None)
+
+    @strawberry.mutation(description="Sign in with phone and password. Attempts are rate limited per phone and per IP.")
+    async def login(self, info: strawberry.Info, input: LoginInput) -> AuthPayload:
+        ctx = info.context
+        tokens, errors = await in_savepoint(info, lambda s: account_service.login(
+            s, ctx.state.settings, ctx.state.limiter, phone=input.phone, password=input.password,
+            client=ctx.viewer.client, ip=ctx.ip))
+        return _auth_payload(info, tokens, errors)
+
+    @strawberry.mutation(description="Sign in from the mini-program with a wx.login() code; creates the account on first visit.")
+    async def wechat_login(self, info: strawberry.Info, input: WeChatLoginInput) -> AuthPayload:
+        ctx = info.context
+        result, errors = await in_savepoint(info, lambda s: account_service.wechat_login(
+            s, ctx.state.settings, ctx.state.wechat, code=input.code, nickname=input.nickname,
+            client=ctx.viewer.client))
+        if result is None:
+            return _auth_payload(info, None, errors)
+        tokens, created = result
+        return _auth_payload(info, tokens, errors, is_new_user=created)
+
+    @strawberry.mutation(description="Exchange a refresh token for a new access and refresh token. "
+                                     "Each refresh token works once; reusing one ends that sign-in everywhere.")
+    async def refresh_token(self, info: strawberry.Info, refresh_token: str) -> AuthPayload:
+        ctx = info.context
+        tokens, errors = await in_savepoint(info, lambda s: account_service.refresh(
+            s, ctx.state.settings, refresh_token=refresh_token))
+        return _auth_payload(info, tokens, errors)
+
+    @strawberry.mutation(description="End this sign-in (or, with everywhere, every sign-in of yours).")
+    async def logout(self, info: strawberry.Info, everywhere: bool = False) -> LogoutPayload:
+        ended, errors = await in_savepoint(info, lambda s: account_service.logout(
+            s, info.context.viewer, everywhere=everywhere))
+        return LogoutPayload(ended_sessions=ended or 0, user_errors=errors)
+
+    @strawberry.mutation(description="Set a staff member's permissions (MANAGE_STAFF). Audited.")
+    async def staff_permissions_update(self, info: strawberry.Info, input: StaffPermissionsInput) -> StaffPayload:
+        async def action(session):
+            user_id = decode_id(input.user_id, "User", "userId")
+            return await account_service.update_staff_permissions(
+                session, info.context.viewer, user_id=user_id,
+                permissions=set(input.permissions), reason=input.reason)
+
+        user, errors = await in_savepoint(info, action)
+        return StaffPayload(user=user, user_errors=errors)

@@ -1,0 +1,1 @@
+"""The web edge: GraphQL over HTTP and WebSocket, health, metrics, logs."""

@@ -1,0 +1,1 @@
+"""Domain rules and transactions, usable without GraphQL. Services flush, never commit."""

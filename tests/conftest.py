@@ -1,0 +1,136 @@
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL when TEST_DATABASE_URL is set),
+Redis when TEST_REDIS_URL is set, a GraphQL client over HTTP and WebSocket, and a counter of
+SQL statements."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.config import Settings
+from migrations import upgrade
+from tests.support import GraphQLClient, StatementCounter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+ON_POSTGRES = bool(TEST_DATABASE_URL)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)
+
+
+def pytest_report_header(config):
+    return [f"database: {'PostgreSQL ' + TEST_DATABASE_URL if ON_POSTGRES else 'SQLite (file per test)'}",
+            f"redis: {TEST_REDIS_URL or 'none (in-process broker, memory rate limits)'}"]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> str:
+    """A database migrated to head once per run: a SQLite file to copy, or the PostgreSQL database."""
+    if ON_POSTGRES:
+        asyncio.run(_reset_postgres_schema(TEST_DATABASE_URL))
+        upgrade(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+async def database_url(migrated_template, tmp_path) -> AsyncIterator[str]:
+    if not ON_POSTGRES:
+        path = tmp_path / "test.db"
+        shutil.copy(migrated_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    engine = create_async_engine(TEST_DATABASE_URL)
+    async with engine.begin() as conn:
+        tables = (await conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        ))).scalars().all()
+        if tables:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+    yield TEST_DATABASE_URL
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str | None]:
+    if not TEST_REDIS_URL:
+        yield None
+        return
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(TEST_REDIS_URL)
+    await redis.flushdb()
+    await redis.aclose()
+    yield TEST_REDIS_URL
+
+
+@pytest.fixture
+def settings(database_url, redis_url, tmp_path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key-0123456789abcdef0123456789",
+        field_encryption_key="test-field-key-0123456789abcdef0123456789",
+    )
+
+
+@pytest.fixture
+async def app_state(settings):
+    from server.state import AppState
+
+    state = AppState.create(settings)
+    yield state
+    await state.close()
+
+
+@pytest.fixture
+async def app(app_state):
+    from app import build_app
+
+    return build_app(state=app_state)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[GraphQLClient]:
+    async with GraphQLClient.open(app) as graphql_client:
+        yield graphql_client
+
+
+@pytest.fixture
+def statements(app_state) -> StatementCounter:
+    counter = StatementCounter()
+    event.listen(app_state.engine.sync_engine, "before_cursor_execute", counter.on_execute)
+    yield counter
+    event.remove(app_state.engine.sync_engine, "before_cursor_execute", counter.on_execute)
+
+
+@pytest.fixture
+async def db(app_state):
+    """A session on the test database for arranging fixtures directly (commits explicitly)."""
+    async with app_state.sessionmaker() as session:
+        yield session
