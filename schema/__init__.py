@@ -38,9 +38,10 @@ class Schema(strawberry.Schema):
 
 def _root_types():
     from resolvers.account import AccountMutation, AccountQuery
+    from resolvers.audit import AuditQuery
     from resolvers.node import NodeQuery
 
-    query = merge_types("Query", (NodeQuery, AccountQuery))
+    query = merge_types("Query", (NodeQuery, AccountQuery, AuditQuery))
     mutation = merge_types("Mutation", (AccountMutation,))
     return query, mutation, None
 

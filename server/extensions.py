@@ -38,7 +38,7 @@ class OperationScopeExtension(SchemaExtension):
     async def on_operation(self):
         context = self.execution_context.context
         scope = OperationScope(context.state, is_write=self._is_mutation)
-        token = current_scope.set(scope)
+        current_scope.set(scope)
         try:
             yield
             await scope.finish(success=not _result_errors(self.execution_context))
@@ -46,7 +46,8 @@ class OperationScopeExtension(SchemaExtension):
             await scope.finish(success=False)
             raise
         finally:
-            current_scope.reset(token)
+            # set, not reset: a subscription's generator may be closed from another context.
+            current_scope.set(None)
 
     def _is_mutation(self) -> bool:
         try:

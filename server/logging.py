@@ -31,3 +31,4 @@ def configure_logging(level: str = "INFO") -> None:
     # The operation log line replaces uvicorn's access log and strawberry's own error log.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("strawberry.execution").disabled = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)

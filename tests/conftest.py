@@ -22,20 +22,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 ON_POSTGRES = bool(TEST_DATABASE_URL)
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
-
-
 def pytest_report_header(config):
     return [f"database: {'PostgreSQL ' + TEST_DATABASE_URL if ON_POSTGRES else 'SQLite (file per test)'}",
             f"redis: {TEST_REDIS_URL or 'none (in-process broker, memory rate limits)'}"]
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 async def _reset_postgres_schema(url: str) -> None:

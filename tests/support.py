@@ -30,16 +30,17 @@ class StatementCounter:
 
 
 class GraphQLClient:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, app, http: httpx.AsyncClient) -> None:
+        self.app = app
         self.http = http
         self.token: str | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, app):
-        transport = ASGIWebSocketTransport(app)
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-            yield cls(http)
+            yield cls(app, http)
 
     def _headers(self, token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
         result = {"content-type": "application/json"}
@@ -75,5 +76,9 @@ class GraphQLClient:
         assert body.get("errors"), body
         return body["errors"]
 
-    def websocket(self, protocol: str, **kwargs):
-        return aconnect_ws(f"{BASE_URL}/graphql", self.http, subprotocols=[protocol], **kwargs)
+    @contextlib.asynccontextmanager
+    async def websocket(self, protocol: str, **kwargs):
+        """A WebSocket to /graphql; open it inside the test body (its transport runs a task group)."""
+        async with httpx.AsyncClient(transport=ASGIWebSocketTransport(self.app), base_url=BASE_URL) as http:
+            async with aconnect_ws(f"{BASE_URL}/graphql", http, subprotocols=[protocol], **kwargs) as ws:
+                yield ws
