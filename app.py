@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from core.config import Settings
 from schema import build_schema
+from server.callbacks import payment_callback, payout_callback
 from server.graphql_http import GraphQLHTTP
 from server.graphql_ws import GraphQLWebSocket
 from server.health import healthz, metrics
@@ -57,6 +58,7 @@ def build_app(settings: Settings | None = None, state: AppState | None = None) -
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        state.start()  # the outbox relay and the live-updates fan-out hub
         try:
             yield
         finally:
@@ -67,6 +69,8 @@ def build_app(settings: Settings | None = None, state: AppState | None = None) -
             # Every method reaches the handler, so a wrong one gets a JSON error too.
             Route("/graphql", GraphQLHTTP(schema, state)),
             WebSocketRoute("/graphql", GraphQLWebSocket(schema, state)),
+            Route("/callbacks/payment/{provider}", payment_callback, methods=["POST"]),
+            Route("/callbacks/payout/sandbox", payout_callback, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from auth.permissions import ClientKind, Permission
 from auth.tokens import InvalidAccessToken, decode_access_token
-from core.errors import NotAuthenticated, PermissionDenied
+from core.errors import ErrorCode, NotAuthenticated, PermissionDenied, ServiceError
 from models.account import RefreshToken, User
 
 
@@ -23,6 +24,8 @@ class Viewer:
     family_id: str | None = None
     # Why an Authorization header was not accepted ("expired", "invalid"), for clearer errors.
     token_problem: str | None = None
+    # When the access token this viewer came from expires (None: no token); live subscriptions end then.
+    expires_at: datetime | None = None
 
     @property
     def is_authenticated(self) -> bool:
@@ -34,7 +37,7 @@ class Viewer:
     def require_user(self) -> int:
         if self.user_id is None:
             if self.token_problem == "expired":
-                raise NotAuthenticated("Your session has expired; refresh the access token.")
+                raise ServiceError(ErrorCode.TOKEN_EXPIRED, "Your access token has expired; refresh it and try again.")
             raise NotAuthenticated()
         return self.user_id
 
@@ -76,4 +79,5 @@ async def load_viewer(session: AsyncSession, secret: str, token: str | None,
         is_staff=user.is_staff,
         permissions=permissions,
         family_id=claims.family_id,
+        expires_at=claims.expires_at.astimezone(UTC),
     )

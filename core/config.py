@@ -21,6 +21,10 @@ def _int(value: str | None, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def _float(value: str | None, default: float) -> float:
+    return default if value in (None, "") else float(value)
+
+
 def _dev_secret(var_dir: Path, name: str) -> str:
     """A development secret generated once and kept in the git-ignored var/ folder."""
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +60,16 @@ class Settings:
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: int = 10
     log_level: str = "INFO"
+    jobs_interval_seconds: float = 30.0  # 0 turns the in-process job scheduler off
+    # Live updates (realtime/): the outbox relay polls this often (and wakes at once after a
+    # local commit that emitted), publishing at most `outbox_batch_size` events per round.
+    outbox_relay_interval_seconds: float = 0.5
+    outbox_batch_size: int = 500
+    # Each subscriber's queue holds this many events; one that falls further behind is ended.
+    subscriber_queue_size: int = 1000
+    # The fan-out hub re-checks the outbox for published events it did not receive this often.
+    hub_sync_interval_seconds: float = 5.0
+    events_channel: str = "events"
 
     @property
     def is_sqlite(self) -> bool:
@@ -87,4 +101,10 @@ class Settings:
             persisted_queries_only=_bool(env.get("PERSISTED_QUERIES_ONLY"), False),
             persisted_query_allowlist=env.get("PERSISTED_QUERY_ALLOWLIST") or None,
             log_level=env.get("LOG_LEVEL", "INFO"),
+            jobs_interval_seconds=_float(env.get("JOBS_INTERVAL_SECONDS"), 30.0),
+            outbox_relay_interval_seconds=_float(env.get("OUTBOX_RELAY_INTERVAL"), 0.5),
+            outbox_batch_size=_int(env.get("OUTBOX_BATCH_SIZE"), 500),
+            subscriber_queue_size=_int(env.get("SUBSCRIBER_QUEUE_SIZE"), 1000),
+            hub_sync_interval_seconds=_float(env.get("HUB_SYNC_INTERVAL"), 5.0),
+            events_channel=env.get("EVENTS_CHANNEL") or "events",
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
+import enum
+
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -17,6 +19,11 @@ NAMING_CONVENTION = {
 
 # BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def enum_column(cls: type[enum.Enum]) -> Enum:
+    """An enum stored as its name in a VARCHAR (no database enum type to migrate)."""
+    return Enum(cls, native_enum=False, length=24, validate_strings=True)
 
 
 def utcnow() -> datetime:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from resolvers.base import decode_id, in_savepoint
+from resolvers.base import decode_id, in_savepoint, keyed_loader
 from resolvers.node import register_node
 from schema.account import (
     AuthPayload,
@@ -14,19 +13,14 @@ from schema.account import (
     RegisterInput,
     StaffPayload,
     StaffPermissionsInput,
-    User,
     Viewer,
     WeChatLoginInput,
 )
 from services import account as account_service
 
 
-def user_by_id_loader(context) -> DataLoader:
-    async def load(ids: list[int]):
-        users = await account_service.users_by_ids(context.session, list(ids))
-        return [users.get(i) for i in ids]
-
-    return DataLoader(load_fn=load)
+# Looked up at call time, so the service can be swapped (tests inject a failure through it).
+user_by_id_loader = keyed_loader(lambda session, ids: account_service.users_by_ids(session, ids))
 
 
 async def fetch_user_node(info: strawberry.Info, pk: int):

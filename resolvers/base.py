@@ -39,3 +39,26 @@ def decode_id(global_id: str, type_name: str, field: str) -> int:
     if decoded is None or decoded[0] != type_name:
         raise ServiceError(ErrorCode.INVALID, f"This is not a {type_name} id.", field)
     return decoded[1]
+
+
+def region_id(code: str | None, field: str = "regionCode") -> int | None:
+    """A GB/T 2260 region code ("440106") as the region's id."""
+    if code is None:
+        return None
+    if not code.isdigit() or len(code) != 6:
+        raise ServiceError(ErrorCode.INVALID, "A region code has six digits.", field)
+    return int(code)
+
+
+def keyed_loader(fetch):
+    """A dataloader factory from `fetch(session, keys) -> {key: value}`; missing keys load None."""
+    from strawberry.dataloader import DataLoader
+
+    def factory(context) -> DataLoader:
+        async def load(keys: list):
+            found = await fetch(context.session, list(keys))
+            return [found.get(key) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    return factory

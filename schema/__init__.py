@@ -39,11 +39,36 @@ class Schema(strawberry.Schema):
 def _root_types():
     from resolvers.account import AccountMutation, AccountQuery
     from resolvers.audit import AuditQuery
+    from resolvers.catalog import CatalogMutation, CatalogQuery
+    from resolvers.commission import CommissionMutation, CommissionQuery
+    from resolvers.network import NetworkMutation, NetworkQuery
     from resolvers.node import NodeQuery
+    from resolvers.order import OrderMutation, OrderQuery
+    from resolvers.withdrawal import WithdrawalMutation, WithdrawalQuery
+    from resolvers.realtime import RealtimeSubscription
+    from resolvers.wallet import WalletQuery
 
-    query = merge_types("Query", (NodeQuery, AccountQuery, AuditQuery))
-    mutation = merge_types("Mutation", (AccountMutation,))
-    return query, mutation, None
+    query = merge_types("Query", (
+        NodeQuery,
+        AccountQuery,
+        AuditQuery,
+        NetworkQuery,
+        WithdrawalQuery,
+        OrderQuery,
+        WalletQuery,
+        CommissionQuery,
+        CatalogQuery,
+    ))
+    mutation = merge_types("Mutation", (
+        AccountMutation,
+        NetworkMutation,
+        WithdrawalMutation,
+        OrderMutation,
+        CommissionMutation,
+        CatalogMutation,
+    ))
+    subscription = merge_types("Subscription", (RealtimeSubscription,))
+    return query, mutation, subscription
 
 
 def build_schema(settings: Settings) -> Schema:

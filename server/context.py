@@ -65,6 +65,13 @@ class Context:
     request: Any = None
     response: Any = None
 
+    def expire_viewer_if_due(self, now) -> None:
+        """A WebSocket connection outlives its access token: once the token has expired, the
+        connection's later operations run as an anonymous viewer."""
+        expires_at = self.viewer.expires_at
+        if self.transport == "ws" and expires_at is not None and now >= expires_at:
+            self.viewer = anonymous(self.viewer.client, "expired")
+
     @property
     def scope(self) -> OperationScope:
         scope = current_scope.get()

@@ -11,6 +11,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.extensions import SchemaExtension
 
 from core.errors import ServiceError
+from models.base import utcnow
 from server.context import OperationScope, current_scope
 from server.cost import operation_cost
 
@@ -37,6 +38,7 @@ class OperationScopeExtension(SchemaExtension):
 
     async def on_operation(self):
         context = self.execution_context.context
+        context.expire_viewer_if_due(utcnow())
         scope = OperationScope(context.state, is_write=self._is_mutation)
         current_scope.set(scope)
         try:

@@ -12,16 +12,20 @@ from starlette.responses import JSONResponse, Response
 
 async def healthz(request: Request) -> Response:
     state = request.app.state.app_state
+    pending = None
     try:
         async with state.sessionmaker() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=3)
+            # Live updates: committed events the relay has not handed to the broker yet.
+            pending = await asyncio.wait_for(session.scalar(text(
+                "SELECT count(*) FROM outbox_events WHERE published_at IS NULL")), timeout=3)
         database = "ok"
     except (SQLAlchemyError, OSError, asyncio.TimeoutError):
         database = "unreachable"
     broker = "ok" if await state.broker.ping() else "unreachable"
     healthy = database == "ok" and broker == "ok"
     body = {"status": "ok" if healthy else "degraded", "database": database,
-            "broker": broker, "brokerKind": state.broker.name}
+            "broker": broker, "brokerKind": state.broker.name, "outboxPending": pending}
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 

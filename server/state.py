@@ -12,7 +12,12 @@ from core.config import Settings
 from core.db import create_engine, create_sessionmaker, writer_bind
 from core.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from realtime.broker import InProcessBroker, RedisBroker
+from realtime.relay import OutboxRelay
+from realtime.streams import EventHub
 from server.metrics import Metrics
+from server.scheduler import JobScheduler
+from services.payment import SandboxPaymentProvider
+from services.payout import PayoutProvider, SandboxPayoutProvider
 from server.persisted import PersistedQueryStore
 
 
@@ -28,24 +33,49 @@ class AppState:
     metrics: Metrics
     redis: Redis | None = None
     persisted_queries: PersistedQueryStore = None  # type: ignore[assignment]
+    hub: EventHub = None  # type: ignore[assignment]
+    relay: OutboxRelay = None  # type: ignore[assignment]
+    payments: SandboxPaymentProvider = None  # type: ignore[assignment]
+    payouts: PayoutProvider = None  # type: ignore[assignment]
+    scheduler: JobScheduler = None  # type: ignore[assignment]
 
     @classmethod
     def create(cls, settings: Settings, *, wechat: WeChatProvider | None = None) -> AppState:
         engine = create_engine(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        sessionmaker = create_sessionmaker(engine)
+        broker = RedisBroker(redis) if redis else InProcessBroker()
         return cls(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             writer_sessionmaker=create_sessionmaker(writer_bind(engine)),
-            broker=RedisBroker(redis) if redis else InProcessBroker(),
+            broker=broker,
             limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
             wechat=wechat or SandboxWeChatProvider(),
             metrics=Metrics(),
             redis=redis,
             persisted_queries=PersistedQueryStore(redis, settings.persisted_query_allowlist),
+            hub=EventHub(broker, sessionmaker, channel=settings.events_channel,
+                         queue_size=settings.subscriber_queue_size,
+                         sync_interval=settings.hub_sync_interval_seconds),
+            payments=SandboxPaymentProvider(settings.secret_key),
+            payouts=SandboxPayoutProvider(),
+            scheduler=JobScheduler(sessionmaker, settings.jobs_interval_seconds),
+            relay=OutboxRelay(engine, broker, channel=settings.events_channel,
+                              interval=settings.outbox_relay_interval_seconds,
+                              batch_size=settings.outbox_batch_size),
         )
 
+    def start(self) -> None:
+        """Start the background work of live updates (the app's lifespan calls this)."""
+        self.relay.start()
+        self.hub.start()
+        self.scheduler.start()
+
     async def close(self) -> None:
+        await self.scheduler.stop()
+        await self.relay.stop()
+        await self.hub.stop()
         await self.broker.close()
         await self.engine.dispose()

@@ -123,3 +123,12 @@ async def db(app_state):
     """A session on the test database for arranging fixtures directly (commits explicitly)."""
     async with app_state.sessionmaker() as session:
         yield session
+
+
+@pytest.fixture
+async def realtime(app_state):
+    """The outbox relay and the fan-out hub running, as the app's lifespan starts them (the ASGI
+    test transport runs no lifespan); app_state's teardown stops them."""
+    app_state.start()
+    await app_state.hub.wait_ready()
+    return app_state

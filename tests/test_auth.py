@@ -200,8 +200,9 @@ async def test_expired_access_token_is_anonymous_with_a_clear_reason(client, set
     expired = jwt.encode(claims, settings.secret_key, algorithm="HS256")
     assert (await client.execute(VIEWER, token=expired))["viewer"]["isAuthenticated"] is False
     data = await client.execute("mutation { logout { userErrors { code message } } }", token=expired)
-    assert data["logout"]["userErrors"] == [{"code": "NOT_AUTHENTICATED",
-                                             "message": "Your session has expired; refresh the access token."}]
+    # A client can tell "refresh and retry" from "sign in".
+    assert data["logout"]["userErrors"] == [{"code": "TOKEN_EXPIRED",
+                                             "message": "Your access token has expired; refresh it and try again."}]
     forged = jwt.encode({**claims, "exp": int(time.time()) + 60}, "another-key-that-is-long-enough-0123456789", algorithm="HS256")
     assert (await client.execute(VIEWER, token=forged))["viewer"]["isAuthenticated"] is False
 

@@ -99,10 +99,19 @@ def test_create_staff_command_then_sign_in(server):
 
 def test_demo_data_loads_idempotently(tmp_path, redis_url):
     env = _env(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", redis_url, tmp_path)
+    outputs = []
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", "import asyncio, app; from core.config import Settings; "
                                  "from migrations import upgrade; from services.demo import load_demo; "
                                  "s = Settings.from_env(); upgrade(s.database_url); print(asyncio.run(load_demo(s)))"],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
-    assert "0 records added" in result.stdout
+        outputs.append(result.stdout)
+    assert "staff, regions, network, catalog loaded" in outputs[0]
+    assert "nothing new loaded" in outputs[1]
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        counts = [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                  for table in ("distributors", "customer_bindings", "grades", "skus", "users")]
+    assert counts == [3, 1, 3, 3, 5]

@@ -59,3 +59,28 @@ async def test_open_websockets_are_counted(client, app_state):
         await ws.receive_json()
         assert app_state.metrics.open_websockets._value.get() == 1
     assert app_state.metrics.open_websockets._value.get() == 0
+
+
+async def test_operations_after_the_token_expires_run_anonymous(client, settings):
+    import asyncio
+
+    import jwt
+
+    from auth.permissions import ClientKind
+    from auth.tokens import issue_access_token
+    from core.ids import decode_global_id
+    from models.base import utcnow
+
+    payload = await register(client)
+    claims = jwt.decode(payload["accessToken"], settings.secret_key, algorithms=["HS256"])
+    short, _ = issue_access_token(settings.secret_key, user_id=decode_global_id(payload["user"]["id"])[1],
+                                  family_id=claims["fam"], client=ClientKind.APP, now=utcnow(), ttl_seconds=1)
+    async with client.websocket("graphql-transport-ws") as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {short}"}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": VIEWER}})
+        assert (await ws.receive_json())["payload"]["data"]["viewer"]["isAuthenticated"] is True
+        await ws.receive_json()  # complete
+        await asyncio.sleep(1.2)
+        await ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": VIEWER}})
+        assert (await ws.receive_json())["payload"]["data"]["viewer"] == {"isAuthenticated": False, "user": None}
