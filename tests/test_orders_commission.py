@@ -260,3 +260,33 @@ async def test_completion_feeds_grade_upgrades(client, app_state):
     assert upgraded == {"grade": {"name": "银牌"}, "personalSales": "100.00"}
     await _refund(client, buyer["accessToken"], money, order["items"][0]["id"], "40.00")
     assert (await client.execute(me, token=b["token"]))["myDistributor"]["personalSales"] == "60.00"
+
+
+async def test_product_override_fixed_per_unit_and_the_ledger_by_kind(client, app_state):
+    from core.ids import encode_global_id
+    from tests.factories import staff
+    from tests.order_support import pk
+
+    admin, (a, b) = await chain(client, app_state, 2)
+    grades = (await client.execute("{ grades { id level } }"))["grades"]
+    ordinary = next(g["id"] for g in grades if g["level"] == 1)
+    sku = await make_sku(app_state, price_fen=10000)
+    catalog = (await staff(client, app_state, {"MANAGE_CATALOG"}))["accessToken"]
+    rules = await client.execute(
+        "mutation($i: ProductCommissionRulesInput!) { productCommissionRulesSet(input: $i) { userErrors { code message } } }",
+        {"i": {"productId": encode_global_id("Product", sku["product_id"]),
+               "rules": [{"gradeId": ordinary, "tier": 1, "mode": "FIXED", "fixedAmount": "3.50"},
+                         {"gradeId": ordinary, "tier": 2, "mode": "PERCENT", "rate": 150}]}}, token=catalog)
+    assert rules["productCommissionRulesSet"]["userErrors"] == []
+    buyer = await customer_of(client, b)
+    order = await place_and_pay(client, buyer["accessToken"], sku, quantity=3)
+    records = {r["tier"]: (r["rule"], r["rate"], r["amount"])
+               for r in await _records(client, await finance(client, app_state), order["id"])}
+    # Tier 1: 3.50 per unit x 3; tier 2: 1.5% of 300.00.
+    assert records == {1: ("PRODUCT_FIXED", None, "10.50"), 2: ("PRODUCT_PERCENT", 150, "4.50")}
+    ledger = """query($kind: LedgerKind) { wallet { ledger(kind: $kind, first: 10) {
+        nodes { kind frozenChange availableChange memo } pageInfo { hasNextPage } } } }"""
+    frozen = (await client.execute(ledger, {"kind": "COMMISSION_FROZEN"}, token=b["token"]))["wallet"]["ledger"]
+    assert frozen["nodes"] == [{"kind": "COMMISSION_FROZEN", "frozenChange": "10.50", "availableChange": "0.00",
+                                "memo": f"order {pk(order['id'])}"}]
+    assert (await client.execute(ledger, {"kind": "COMMISSION_SETTLED"}, token=b["token"]))["wallet"]["ledger"]["nodes"] == []

@@ -130,3 +130,34 @@ async def test_a_change_reaches_subscribers_on_every_process(servers):
     finally:
         await ws.close()
     assert len(bases) == (2 if "postgresql" in database_url else 1)
+
+
+APPLY = 'mutation { distributorApply(input: {agreementVersion: "1"}) { application { id status } userErrors { code } } }'
+APPLICATIONS = "subscription { applicationUpdated { type subjectId data } }"
+
+
+async def test_a_mutation_on_one_process_reaches_a_subscriber_on_the_other(servers):
+    """The whole path: a mutation commits on A (with its outbox event), A's relay publishes, and
+    the subscriber connected to B (the last process) receives it."""
+    _, bases = servers
+    async with httpx.AsyncClient() as http:
+        body = (await http.post(f"http://{bases[0]}/graphql",
+                                json={"query": REGISTER, "variables": {"p": "13812345679"}})).json()
+        token = body["data"]["register"]["accessToken"]
+        ws = await connect(f"ws://{bases[-1]}/graphql", subprotocols=["graphql-transport-ws"])
+        try:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": APPLICATIONS}}))
+            await asyncio.sleep(0.5)  # the subscription is registered with B's hub
+            applied = (await http.post(f"http://{bases[0]}/graphql", json={"query": APPLY},
+                                       headers={"authorization": f"Bearer {token}"})).json()
+            application = applied["data"]["distributorApply"]["application"]
+            assert application["status"] == "PENDING"
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert message["type"] == "next", message
+            event = message["payload"]["data"]["applicationUpdated"]
+            assert event["type"] == "application.updated" and event["subjectId"] == application["id"]
+            assert event["data"]["status"] == "PENDING"
+        finally:
+            await ws.close()
