@@ -136,6 +136,9 @@ async def arrive(session: AsyncSession, viewer: Viewer, *, invite_code: str | No
                                                 "Sign in to be bound to this distributor."))
     if distributor.user_id == customer_id:
         raise ServiceError(ErrorCode.SELF_BINDING, "You cannot bind to yourself.")
+    # Lock the customer: two first arrivals at the same moment are decided one after the other
+    # (the second sees the first's binding) instead of racing for the unique binding row.
+    await session.execute(select(User.id).where(User.id == customer_id).with_for_update())
     own = await network_service.distributor_for_user(session, customer_id, lock=True)
     if own is not None and own.path:
         network_service.check_no_cycle(own, distributor, None)

@@ -229,3 +229,31 @@ async def test_staff_move_subtree_and_release_binding(client, app_state, db):
     assert stored.release_reason == "STAFF" and stored.released_at is not None
     rebound = await arrive(client, customer["accessToken"], inviteCode=x["invite_code"])
     assert rebound["bound"] is True
+
+
+async def test_concurrent_first_arrivals_bind_once(client, app_state):
+    """Five distributors' links opened at the same moment by a new customer: exactly one binds,
+    the others are told the customer is protected; nothing fails."""
+    import asyncio
+
+    from auth.viewer import Viewer
+    from core.ids import decode_global_id
+    from models.network import CustomerBinding
+    from services import binding as binding_service
+    from sqlalchemy import func, select
+
+    await direct_program(client, app_state)
+    sharers = [await join(client, nickname=f"s{i}") for i in range(5)]
+    customer = await register(client)
+    viewer = Viewer(user_id=decode_global_id(customer["user"]["id"])[1])
+
+    async def arrive(code):
+        async with app_state.writer_sessionmaker() as session:
+            arrival = await binding_service.arrive(session, viewer, invite_code=code)
+            await session.commit()
+            return arrival.bound
+
+    outcomes = await asyncio.gather(*(arrive(s["invite_code"]) for s in sharers))
+    assert sorted(outcomes) == [False, False, False, False, True]
+    async with app_state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(CustomerBinding)) == 1

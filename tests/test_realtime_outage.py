@@ -21,7 +21,7 @@ from tests.conftest import TEST_REDIS_URL
 from tests.factories import register
 from tests.support import GraphQLClient
 from tests.test_realtime_subscriptions import live, wait_for_subscribers
-from tests.test_server_process import _free_port
+from tests.processes import free_port
 
 WALLET = "subscription($after: String) { walletUpdated(after: $after) { cursor subjectId data } }"
 
@@ -62,7 +62,7 @@ def broker(request):
     if request.param == "in-process":
         yield None
         return
-    server = ThrowawayRedis(_free_port())
+    server = ThrowawayRedis(free_port())
     server.start()
     yield server
     server.stop()

@@ -9,38 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from realtime.outbox import ORDER_UPDATED, emit
-from tests.test_server_process import ROOT, _env, _free_port
+from tests.processes import server_env, start_server, stop_servers
 
 REGISTER = ('mutation($p: String!) { register(input: {phone: $p, password: "s3cret-pass"}) '
             '{ accessToken user { id } userErrors { code } } }')
 ORDERS = "subscription($after: String) { orderUpdated(after: $after) { cursor subjectId data } }"
-
-
-def _start(env: dict, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *extra], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("server did not start:\n" + process.stdout.read().decode(errors="replace"))
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -49,20 +28,17 @@ def servers(tmp_path, database_url, redis_url):
     from tests.conftest import ON_POSTGRES
 
     url = database_url if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
-    env = _env(url, redis_url, tmp_path)
+    env = server_env(url, redis_url, tmp_path)
     env["OUTBOX_RELAY_INTERVAL"] = "0.05"
     processes = []
     try:
-        processes.append(_start(env))
+        processes.append(start_server(env))
         if ON_POSTGRES and redis_url:
             idle = dict(env, OUTBOX_RELAY_INTERVAL="3600")
-            processes.append(_start(idle, "--no-migrate"))
+            processes.append(start_server(idle, "--no-migrate"))
         yield url, [base for _, base in processes]
     finally:
-        for process, _ in processes:
-            process.terminate()
-        for process, _ in processes:
-            process.wait(timeout=10)
+        stop_servers([process for process, _ in processes])
 
 
 async def _emit(database_url: str, user_id: int, subject_id: int) -> None:

@@ -4,33 +4,16 @@ public GraphQL-over-HTTP audit suite (npm graphql-http serverAudits) passes agai
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, server_env, start_server, stop_servers
+
 AUDIT_DIR = ROOT / "tests" / "http_audit"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(database_url: str, redis_url: str | None, var_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=database_url, VAR_DIR=str(var_dir), LOG_LEVEL="WARNING")
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return env
 
 
 @pytest.fixture
@@ -39,25 +22,10 @@ def server(tmp_path, redis_url):
     from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
 
     database_url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
-    env = _env(database_url, redis_url, tmp_path)
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("server did not start:\n" + process.stdout.read().decode(errors="replace"))
-        time.sleep(0.2)
-    yield base, env
-    process.terminate()
-    process.wait(timeout=10)
+    env = server_env(database_url, redis_url, tmp_path)
+    process, address = start_server(env)
+    yield f"http://{address}", env
+    stop_servers([process])
 
 
 def _ensure_audit_packages() -> None:
@@ -98,7 +66,7 @@ def test_create_staff_command_then_sign_in(server):
 
 
 def test_demo_data_loads_idempotently(tmp_path, redis_url):
-    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", redis_url, tmp_path)
+    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", redis_url, tmp_path)
     outputs = []
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", "import asyncio, app; from core.config import Settings; "
