@@ -16,6 +16,12 @@ def register_node(type_name: str, fetch: Callable[[strawberry.Info, int], Awaita
     _fetchers[type_name] = fetch
 
 
+async def fetch_node(info: strawberry.Info, type_name: str, pk: int) -> object | None:
+    """The object if the viewer may see it, through its type's own access-checked fetcher."""
+    fetch = _fetchers.get(type_name)
+    return await fetch(info, pk) if fetch is not None else None
+
+
 @strawberry.type
 class NodeQuery:
     @strawberry.field(description="Any object by its global id; null when it does not exist or is not yours to see.")
@@ -23,5 +29,4 @@ class NodeQuery:
         decoded = decode_global_id(id)
         if decoded is None or decoded[0] not in _fetchers:
             return None
-        type_name, pk = decoded
-        return await _fetchers[type_name](info, pk)
+        return await fetch_node(info, *decoded)

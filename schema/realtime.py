@@ -8,6 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.base import Node
+from schema.wallet import Wallet
+
 
 @strawberry.interface(description="A change pushed live to a subscription. Pass its `cursor` as "
                                   "`after:` when subscribing again to replay what was missed, in order.")
@@ -20,6 +23,13 @@ class LiveEvent:
     data: JSON | None = strawberry.field(description="What changed (amounts in integer fen).")
     # The raw realtime.outbox.LiveEvent, for fields that load the subject (dataloaders).
     event: strawberry.Private[Any] = None
+
+    @strawberry.field(description="The changed object as it is now, if you may see it (the same access "
+                                  "checks as node(id:)); e.g. `subject { ... on Order { status total } }`.")
+    async def subject(self, info: strawberry.Info) -> Node | None:
+        from resolvers.node import fetch_node
+
+        return await fetch_node(info, self.event.subject_type, self.event.subject_id)
 
 
 @strawberry.type(description="An order of yours changed (as buyer, or as its attributed distributor "
@@ -35,7 +45,15 @@ class CommissionEvent(LiveEvent):
 
 @strawberry.type(description="Your wallet's balances changed.")
 class WalletEvent(LiveEvent):
-    pass
+    @strawberry.field(description="The wallet as it is now (yours; any for MANAGE_FINANCE).")
+    async def wallet(self, info: strawberry.Info) -> Wallet | None:
+        from auth.permissions import Permission
+        from services import ledger
+
+        viewer, owner = info.context.viewer, min(self.event.audience_user_ids, default=None)
+        if owner is None or not (owner == viewer.user_id or viewer.has(Permission.MANAGE_FINANCE)):
+            return None
+        return await ledger.wallet_of(info.context.session, viewer, owner)
 
 
 @strawberry.type(description="A withdrawal of yours changed.")

@@ -37,7 +37,7 @@ async def staff(client: GraphQLClient, app_state, permissions: set[str] | None =
 
     phone = next_phone()
     perms = set(Permission) if permissions is None else {Permission(p) for p in permissions}
-    async with app_state.sessionmaker() as session:
+    async with app_state.writer_sessionmaker() as session:
         await create_staff(session, phone=phone, password=PASSWORD, nickname="staff", permissions=perms,
                            actor_id=None)
         await session.commit()
@@ -119,7 +119,7 @@ async def build_team(app_state, root_user_id: int, widths: tuple[int, ...]) -> i
     from models.base import utcnow
     from models.network import Distributor, DistributorStatus
 
-    async with app_state.sessionmaker() as session:
+    async with app_state.writer_sessionmaker() as session:
         root = await session.scalar(select(Distributor).where(Distributor.user_id == root_user_id))
         level = [root]
         total = 0
@@ -188,7 +188,7 @@ async def fund(app_state, user_pk: int, fen: int, key: str | None = None) -> Non
     from services import ledger
 
     key = key or f"test-fund:{user_pk}:{next(_phones)}"
-    async with app_state.sessionmaker() as session:
+    async with app_state.writer_sessionmaker() as session:
         await ledger.credit_frozen(session, user_id=user_pk, amount=fen, key=key + ":frozen",
                                    subject_type="Test", subject_id=user_pk)
         await ledger.settle(session, user_id=user_pk, amount=fen, key=key + ":settled",

@@ -39,7 +39,7 @@ SHIPPING = {"recipient": "王五", "phone": "13911112222", "address": "天河路
 
 async def make_sku(app_state, *, price_fen: int, stock: int = 100, band: tuple[int | None, int | None] = (None, None),
                    title: str = "茶叶礼盒") -> dict:
-    async with app_state.sessionmaker() as session:
+    async with app_state.writer_sessionmaker() as session:
         product = Product(title=title, on_shelf=True, distributable=True, image_urls=[])
         session.add(product)
         await session.flush()

@@ -294,3 +294,26 @@ async def test_an_unexpected_error_in_a_subscription_is_masked_and_logged(client
         assert error["message"] == "Internal server error" and "secret" not in json.dumps(message)
         assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR" and error["extensions"]["requestId"]
     assert any(r.name == "fenxiao.graphql" and r.levelname == "ERROR" for r in caplog.records)
+
+
+async def test_events_carry_the_subject_as_the_viewer_may_see_it(client, app_state, realtime):
+    """A buyer's order event brings the order itself; a distributor's wallet event its wallet."""
+    from tests.order_support import PAY, chain, customer_of, make_sku, place
+
+    _, (a,) = await chain(client, app_state, 1)
+    buyer = await customer_of(client, a)
+    sku = await make_sku(app_state, price_fen=2000)
+    orders = "subscription { orderUpdated { type subject { ... on Order { id status total } } } }"
+    wallets = "subscription { walletUpdated { wallet { frozen available } subject { __typename } } }"
+    async with live(client, buyer["accessToken"]) as buyer_sub, live(client, a["token"]) as seller_sub:
+        await buyer_sub.subscribe(orders)
+        await seller_sub.subscribe(wallets)
+        await wait_for_subscribers(realtime, 2)
+        placed = (await place(client, buyer["accessToken"], sku))["order"]
+        event = await buyer_sub.next_event()
+        assert event == {"type": "order.updated",
+                         "subject": {"id": placed["id"], "status": "PENDING_PAYMENT", "total": "20.00"}}
+        await client.execute(PAY, {"input": {"orderId": placed["id"]}}, token=buyer["accessToken"])
+        assert (await buyer_sub.next_event())["subject"]["status"] == "PAID"
+        # Wallets are not nodes: the event's own field carries it.
+        assert await seller_sub.next_event() == {"wallet": {"frozen": "2.00", "available": "0.00"}, "subject": None}

@@ -134,7 +134,8 @@ async def test_numbers_are_masked_for_everyone_but_finance(client, app_state):
     assert walker.root_fields_reaching(q) == exercised_queries
     assert walker.root_fields_reaching(m) == exercised_mutations
     subscription = (schema.get("subscriptionType") or {}).get("name")
-    assert walker.root_fields_reaching(subscription) == set()
+    # Every live event's `subject` can be a Withdrawal: test_live_events_mask_numbers_too.
+    assert walker.root_fields_reaching(subscription) == set(LIVE_FIELDS)
 
     async def run_queries(token) -> list[dict]:
         bodies = []
@@ -192,3 +193,46 @@ async def test_numbers_are_masked_for_everyone_but_finance(client, app_state):
         done = (await client.post(doc, {"i": {"id": target, **extra}}, token=finance)).json()
         assert done["data"][name]["userErrors"] == [], done
         assert leaks(done), "finance sees the number it pays to"
+
+
+LIVE_FIELDS = ("orderUpdated", "commissionUpdated", "walletUpdated", "withdrawalUpdated", "applicationUpdated",
+               "staffFeed")
+
+
+async def test_live_events_mask_numbers_too(client, app_state, realtime):
+    """Every subscription, with every field of its event (the subject included), as the owner,
+    a staff member without MANAGE_FINANCE and finance: only finance ever sees a full number."""
+    from tests.test_realtime_subscriptions import live, wait_for_subscribers
+
+    schema = (await client.execute(INTROSPECT))["__schema"]
+    walker = Walker(schema)
+    subscription = schema["subscriptionType"]["name"]
+    finance = await finance_token(client, app_state, dailyCountLimit=None)
+    owner = await funded(client, app_state, 100_000)
+    reports = (await staff(client, app_state, {"VIEW_REPORTS", "MANAGE_ORDERS"}))["accessToken"]
+
+    def document(field: str) -> str:
+        selection = walker.selection(walker.field_type(subscription, field))
+        args = '(types: ["withdrawal.updated"])' if field == "staffFeed" else ""
+        return f"subscription {{ {field}{args} {{ {selection} }} }}"
+
+    async with live(client, owner["token"]) as own, live(client, finance) as money:
+        for number, field in enumerate(LIVE_FIELDS[:-1], start=1):
+            await own.subscribe(document(field), op_id=str(number))
+        await money.subscribe(document("staffFeed"))
+        await wait_for_subscribers(realtime, len(LIVE_FIELDS))
+        await request(client, owner["token"], "10.00")
+        seen_by_owner = [await own.receive() for _ in range(2)]  # the withdrawal and the wallet
+        seen_by_finance = await money.receive()
+    async with live(client, reports) as other:
+        await other.subscribe(document("staffFeed"))
+        refused = await other.receive()
+    assert {m["id"] for m in seen_by_owner} == {"3", "4"}  # walletUpdated, withdrawalUpdated
+    for message in seen_by_owner:
+        assert "errors" not in message["payload"] and leaks(message["payload"]) == set(), message
+    withdrawal_event = next(m for m in seen_by_owner if m["id"] == "4")["payload"]["data"]["withdrawalUpdated"]
+    assert withdrawal_event["subject"]["accountNumber"] == "6222 **** **** 1234"
+    assert leaks(seen_by_finance["payload"]) == {PLAIN_CARD}
+    # Staff without MANAGE_FINANCE may not watch withdrawals at all.
+    assert refused["payload"]["data"] is None
+    assert refused["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
