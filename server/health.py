@@ -31,4 +31,6 @@ async def healthz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     state = request.app.state.app_state
+    state.metrics.live_subscribers.set(len(state.hub.subscribers))
+    state.metrics.outbox_published.set(state.relay.published_total)
     return Response(state.metrics.render(), media_type=state.metrics.content_type)

@@ -23,6 +23,10 @@ class Metrics:
             "graphql_errors", "GraphQL operations that ended with errors", ["kind"], registry=self.registry)
         self.open_websockets = Gauge(
             "websocket_connections_open", "Open GraphQL WebSocket connections", registry=self.registry)
+        self.live_subscribers = Gauge(
+            "live_subscribers", "Subscriptions receiving live events in this process", registry=self.registry)
+        self.outbox_published = Gauge(
+            "outbox_events_published", "Outbox events this process's relay has published", registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

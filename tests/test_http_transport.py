@@ -141,6 +141,7 @@ async def test_healthz_and_metrics(client):
     assert 'graphql_operations_total{operation_name="Ping",operation_type="query",transport="http"} 1.0' in metrics
     assert "graphql_operation_duration_seconds_bucket" in metrics
     assert "websocket_connections_open" in metrics
+    assert "live_subscribers 0.0" in metrics and "outbox_events_published" in metrics
     assert 'http_requests_total{method="POST",path="/graphql",status="200"}' in metrics
 
 
