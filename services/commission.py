@@ -100,15 +100,12 @@ def _active(distributor: Distributor | None) -> bool:
     return distributor is not None and distributor.status == DistributorStatus.ACTIVE
 
 
-async def _tier_chain(session: AsyncSession, order: Order, depth: int) -> list[tuple[int, Distributor]]:
-    """(tier, distributor) for the active beneficiaries of tiers 1..depth."""
-    if order.attributed_distributor_id is None or depth <= 0:
+async def _upline(session: AsyncSession, order: Order) -> list[Distributor]:
+    """The attributing distributor and every upline, nearest first (one primary-key query)."""
+    if order.attributed_distributor_id is None:
         return []
     first = await session.get(Distributor, order.attributed_distributor_id)
-    if first is None:
-        return []
-    chain = [first] + await network_service.ancestors_for_commission(session, first.id, depth - 1)
-    return [(tier, d) for tier, d in enumerate(chain[:depth], start=1) if _active(d)]
+    return [first] + await network_service.ancestors(session, first) if first is not None else []
 
 
 def _tier_share(distributor: Distributor, tier: int, grade: Grade | None, product_id: int, rules) -> _Share | None:
@@ -142,16 +139,10 @@ async def _region_shares(session: AsyncSession, order: Order) -> list[_Share]:
     return shares
 
 
-async def _partner_share(session: AsyncSession, order: Order, grades: dict[int, Grade]) -> _Share | None:
+def _partner_share(upline: list[Distributor], grades: dict[int, Grade]) -> _Share | None:
     """The nearest active partner at or above the attributing distributor."""
-    if order.attributed_distributor_id is None:
-        return None
-    first = await session.get(Distributor, order.attributed_distributor_id)
-    chain = [first] + await network_service.ancestors(session, first)
-    for distributor in chain:
-        grade = grades.get(distributor.grade_id) if distributor.grade_id else None
-        if grade is None and distributor.grade_id:
-            grade = await session.get(Grade, distributor.grade_id)
+    for distributor in upline:
+        grade = grades.get(distributor.grade_id)
         if _active(distributor) and grade is not None and grade.is_partner and grade.team_bonus_bps:
             return _Share(distributor, CommissionKind.PARTNER_BONUS, 0, CommissionRule.PARTNER_BONUS, grade.id,
                           grade.team_bonus_bps, None)
@@ -175,12 +166,14 @@ async def create_for_order(session: AsyncSession, order: Order, items: list[Orde
     settings = await get_settings(session)
     program = await network_service.get_program(session)
     depth = min(program.commission_depth, MAX_TIERS)
-    chain = await _tier_chain(session, order, depth)
-    grade_ids = {d.grade_id for _, d in chain if d.grade_id}
+    upline = await _upline(session, order)
+    # Tiers 1..depth are the first `depth` of the upline; inactive ones are skipped, not replaced.
+    chain = [(tier, d) for tier, d in enumerate(upline[:depth], start=1) if _active(d)]
+    grade_ids = {d.grade_id for d in upline if d.grade_id}
     grades = {g.id: g for g in (await session.scalars(select(Grade).where(Grade.id.in_(grade_ids)))).all()} if grade_ids else {}
     rules = await catalog_service.commission_rules(session, sorted({i.product_id for i in items}))
     region_shares = await _region_shares(session, order) if settings.region_commission else []
-    partner = await _partner_share(session, order, grades)
+    partner = _partner_share(upline, grades)
     records: list[CommissionRecord] = []
     for item in items:
         shares = [s for tier, d in chain
