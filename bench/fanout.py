@@ -18,9 +18,7 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,33 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from tests.processes import start_server  # noqa: E402
+
 QUERY = "subscription { commissionUpdated { cursor data } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_server(env: dict, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *extra], cwd=ROOT, env=env)
-    base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"server on {base} did not start")
-        time.sleep(0.2)
 
 
 async def _create_users(sessionmaker, count: int) -> list[int]:
@@ -146,8 +122,8 @@ async def run(args) -> int:
     secret = secrets.token_urlsafe(32)
     env = dict(os.environ, SECRET_KEY=secret, FIELD_ENCRYPTION_KEY=secrets.token_urlsafe(32), LOG_LEVEL="WARNING",
                OUTBOX_RELAY_INTERVAL=str(args.relay_interval), SUBSCRIBER_QUEUE_SIZE="1000")
-    servers = [_start_server(env)]
-    servers.append(_start_server(env, "--no-migrate"))
+    servers = [start_server(env, capture=False)]
+    servers.append(start_server(env, "--no-migrate", capture=False))
     bases = [base for _, base in servers]
     engine = create_engine(database_url, pool_size=2)
     sessionmaker = create_sessionmaker(writer_bind(engine))

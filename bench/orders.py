@@ -1,9 +1,9 @@
 """Paid orders per second, each with three tiers of commission, through the services, next to
 a baseline that writes the same rows with one hand-written SQL transaction per order.
 
-    uv run python bench/orders.py [--orders 300] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/bench]
+    uv run python bench/orders.py [--orders 300] [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
-Both run on a fresh SQLite file and on PostgreSQL (the database is dropped and re-created).
+Both run on a fresh SQLite file and on a scratch PostgreSQL database (created, then dropped).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from auth.viewer import Viewer  # noqa: E402
 from core.db import create_engine, create_sessionmaker  # noqa: E402
@@ -32,6 +30,7 @@ from models.order import Channel  # noqa: E402
 from services import network as network_service  # noqa: E402
 from services import order as order_service  # noqa: E402
 from services.payment import SandboxPaymentProvider  # noqa: E402
+from tests.databases import scratch_postgres_database  # noqa: E402
 
 SHIPPING = order_service.Shipping(None, None, None, "bench address", "bench", "13900000000")
 
@@ -146,25 +145,21 @@ async def _bench(url: str, count: int) -> tuple[float, float]:
     return services_rate, baseline_rate
 
 
-async def _fresh_pg(url: str) -> str:
-    parsed = make_url(url)
-    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    await admin.dispose()
-    return url
+async def _bench_postgres(url: str, count: int) -> tuple[float, float]:
+    async with scratch_postgres_database(url, "bench_orders") as scratch:
+        return await _bench(scratch, count)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300)
-    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_orders")
+    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+                        help="a server to create a scratch database on")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(("SQLite", *asyncio.run(_bench(f"sqlite+aiosqlite:///{tmp}/bench.db", args.orders))))
-    rows.append(("PostgreSQL", *asyncio.run(_bench(asyncio.run(_fresh_pg(args.pg)), args.orders))))
+    rows.append(("PostgreSQL", *asyncio.run(_bench_postgres(args.pg, args.orders))))
     print(f"{args.orders} paid orders, each with 3 tiers of commission (place + pay, 2 transactions)")
     print(f"{'database':<12}{'services/s':>12}{'raw SQL/s':>12}{'ratio':>8}")
     for name, services_rate, baseline_rate in rows:

@@ -16,13 +16,11 @@ import asyncio
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
 from migrations import upgrade  # noqa: E402
@@ -30,6 +28,7 @@ from models.account import User  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from models.network import Distributor, DistributorStatus  # noqa: E402
 from services import network as network_service  # noqa: E402
+from tests.databases import scratch_postgres_database  # noqa: E402
 
 FANOUT = 10
 CHUNK = 5000
@@ -125,20 +124,6 @@ async def run(url: str, size: int) -> None:
     await engine.dispose()
 
 
-async def _postgres_scratch(url: str):
-    name = f"bench_tree_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop():
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return make_url(url).set(database=name).render_as_string(hide_password=False), drop
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=100_000)
@@ -151,11 +136,8 @@ async def main() -> None:
             await run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.size)
     if args.postgres:
         print("PostgreSQL")
-        url, drop = await _postgres_scratch(args.postgres)
-        try:
+        async with scratch_postgres_database(args.postgres, "bench_tree") as url:
             await run(url, args.size)
-        finally:
-            await drop()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,12 +28,14 @@ def server_env(database_url: str, redis_url: str | None, var_dir: Path) -> dict[
     return env
 
 
-def start_server(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], *extra: str, capture: bool = True) -> tuple[subprocess.Popen, str]:
     """Start `app.py` (it migrates first, unless told --no-migrate) and wait until /healthz
-    answers; returns the process and its "127.0.0.1:PORT"."""
+    answers; returns the process and its "127.0.0.1:PORT". Benchmarks pass capture=False so a
+    long run's output never fills the pipe."""
     port = free_port()
+    output = subprocess.PIPE if capture else None
     process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *extra], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               stdout=output, stderr=subprocess.STDOUT if capture else None)
     address = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -45,7 +46,8 @@ def start_server(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, st
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail("server did not start:\n" + process.stdout.read().decode(errors="replace"))
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"server on {address} did not start:\n{output}")
         time.sleep(0.2)
 
 

@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
+import contextlib
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import models
 from migrations import downgrade, upgrade
 from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+from tests.databases import scratch_postgres_database
 
 
+@contextlib.asynccontextmanager
 async def _scratch_database(tmp_path):
-    """An empty database of the kind under test, and a function that drops it."""
+    """An empty database of the kind under test."""
     if not ON_POSTGRES:
-        return f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}", None
-    name = f"scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop():
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False), drop
+        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        return
+    async with scratch_postgres_database(TEST_DATABASE_URL) as url:
+        yield url
 
 
 async def _tables(url: str) -> set[str]:
@@ -51,24 +43,16 @@ async def _differences(url: str) -> list:
 
 
 async def test_upgrade_downgrade_upgrade(tmp_path):
-    url, drop = await _scratch_database(tmp_path)
-    try:
+    async with _scratch_database(tmp_path) as url:
         await asyncio.to_thread(upgrade, url)
         assert await _tables(url) == set(models.metadata.tables)
         await asyncio.to_thread(downgrade, url, "base")
         assert await _tables(url) == set()
         await asyncio.to_thread(upgrade, url)
         assert await _tables(url) == set(models.metadata.tables)
-    finally:
-        if drop:
-            await drop()
 
 
 async def test_models_and_migrations_agree(tmp_path):
-    url, drop = await _scratch_database(tmp_path)
-    try:
+    async with _scratch_database(tmp_path) as url:
         await asyncio.to_thread(upgrade, url)
         assert await _differences(url) == []
-    finally:
-        if drop:
-            await drop()
