@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
 from core.config import Settings
-from schema import build_schema
+from server.schema import build_schema
 from server.callbacks import payment_callback, payout_callback
 from server.graphql_http import GraphQLHTTP
 from server.graphql_ws import GraphQLWebSocket
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     from migrations import upgrade
 
     if args.command == "export-schema":
-        from schema import export_sdl
+        from server.schema import export_sdl
 
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(export_sdl())
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     uvicorn.run("app:serve_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_config=None, ws_max_size=1 << 20)
+                log_config=None, ws_max_size=1 << 20, proxy_headers=False)
     return 0
 
 

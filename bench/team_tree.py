@@ -112,7 +112,7 @@ async def run(url: str, size: int) -> None:
         await _timed("ancestors for commission (3 tiers)", commission_chain)
 
         async def move():
-            await network_service._move(session, node2, node3)
+            await network_service.rewrite_subtree(session, node2, node3)
             await session.commit()
             return f"{moved + 1:,} rows re-pathed"
 

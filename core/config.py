@@ -70,6 +70,21 @@ class Settings:
     # The fan-out hub re-checks the outbox for published events it did not receive this often.
     hub_sync_interval_seconds: float = 5.0
     events_channel: str = "events"
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDR networks); any other peer's
+    # header is ignored, so a client cannot pick the address its rate limits are counted under.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # Redis connections per process; a request waits up to redis_pool_timeout_seconds for a free
+    # one instead of failing.
+    redis_max_connections: int = 64
+    redis_pool_timeout_seconds: float = 5.0
+    # Sign-ups per client address per hour, and a per-phone backstop on failed sign-ins from
+    # all addresses together (see README, "Sign-in limits").
+    registrations_per_ip: int = 20
+    registration_window_seconds: int = 3600
+    login_failures_per_phone_all_ips: int = 50
+    # Open WebSocket connections per signed-in user and per client address.
+    max_websockets_per_user: int = 10
+    max_websockets_per_ip: int = 50
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,4 +122,9 @@ class Settings:
             subscriber_queue_size=_int(env.get("SUBSCRIBER_QUEUE_SIZE"), 1000),
             hub_sync_interval_seconds=_float(env.get("HUB_SYNC_INTERVAL"), 5.0),
             events_channel=env.get("EVENTS_CHANNEL") or "events",
+            forwarded_allow_ips=tuple(p.strip() for p in env.get("FORWARDED_ALLOW_IPS", "").split(",")
+                                      if p.strip()),
+            redis_max_connections=_int(env.get("REDIS_MAX_CONNECTIONS"), 64),
+            max_websockets_per_user=_int(env.get("MAX_WEBSOCKETS_PER_USER"), 10),
+            max_websockets_per_ip=_int(env.get("MAX_WEBSOCKETS_PER_IP"), 50),
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-_MONEY_RE = re.compile(r"^(-)?(\d{1,13})(?:\.(\d{1,2}))?$")
+# The largest amount the API takes: 99,999,999.99 yuan. A unit price at this bound times the
+# largest quantity and item count an order accepts still fits a BIGINT column many times over.
+MAX_MONEY_FEN = 9_999_999_999
+_MONEY_RE = re.compile(r"^(-)?([0-9]{1,8})(?:\.([0-9]{1,2}))?$")
 
 
 def parse_money(text: str) -> int:
@@ -13,7 +16,8 @@ def parse_money(text: str) -> int:
         raise ValueError("Money must be a decimal string such as \"12.34\".")
     match = _MONEY_RE.match(text.strip())
     if not match:
-        raise ValueError(f"Invalid money amount {text!r}: use a decimal string with at most two decimals.")
+        raise ValueError(f"Invalid money amount {text[:40]!r}: use a decimal string with at most two decimals "
+                         "and at most 99999999.99.")
     sign, yuan, cents = match.groups()
     fen = int(yuan) * 100 + int((cents or "0").ljust(2, "0"))
     return -fen if sign else fen

@@ -164,7 +164,7 @@ class Distributor(IdMixin, TimestampMixin, Base):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    # Fed by the orders issue: completed sales the distributor brought in (attributed orders).
+    # Completed sales the distributor brought in (attributed orders), added when an order completes.
     personal_sales_fen: Mapped[int] = mapped_column(BigId, default=0, nullable=False)
     personal_order_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
@@ -208,7 +208,7 @@ class ShareLink(IdMixin, TimestampMixin, Base):
                                                 index=True)
     kind: Mapped[ShareKind] = mapped_column(enum_column(ShareKind), nullable=False)
     token: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
-    # The shared product, if any (the catalog issue adds the foreign key).
+    # The shared product, if any.
     product_id: Mapped[int | None] = mapped_column(BigId)
     visit_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
@@ -245,7 +245,8 @@ class CustomerBinding(IdMixin, TimestampMixin, Base):
 
 
 class CustomerStats(Base):
-    """A customer's completed purchases, fed by the orders issue; read by purchase-threshold joining."""
+    """A customer's completed purchases, added when an order completes; read by purchase-threshold
+    joining."""
 
     __tablename__ = "customer_stats"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.base import decode_id, in_savepoint, keyed_loader
-from resolvers.node import register_node
+from loaders.account import UserByIdLoader
+from resolvers.base import decode_id, in_savepoint
 from schema.account import (
     AuthPayload,
     LoginInput,
@@ -17,21 +17,6 @@ from schema.account import (
     WeChatLoginInput,
 )
 from services import account as account_service
-
-
-# Looked up at call time, so the service can be swapped (tests inject a failure through it).
-user_by_id_loader = keyed_loader(lambda session, ids: account_service.users_by_ids(session, ids))
-
-
-async def fetch_user_node(info: strawberry.Info, pk: int):
-    """A user is visible as a node to themself and to staff."""
-    viewer = info.context.viewer
-    if viewer.user_id != pk and not viewer.is_staff:
-        return None
-    return await info.context.loader("UserByIdLoader", user_by_id_loader).load(pk)
-
-
-register_node("User", fetch_user_node)
 
 
 def _auth_payload(info: strawberry.Info, tokens: account_service.IssuedTokens | None, errors,
@@ -56,7 +41,7 @@ class AccountQuery:
         viewer = info.context.viewer
         user = None
         if viewer.user_id is not None:
-            user = await info.context.loader("UserByIdLoader", user_by_id_loader).load(viewer.user_id)
+            user = await UserByIdLoader(info.context).load(viewer.user_id)
         return Viewer(
             user=user,
             client=viewer.client,
@@ -67,15 +52,15 @@ class AccountQuery:
 
 @strawberry.type
 class AccountMutation:
-    @strawberry.mutation(description="Create an account with a phone number and password, and sign in.")
+    @strawberry.mutation(description="Create an account with a phone number and password, and sign in. Sign-ups are limited per address.")
     async def register(self, info: strawberry.Info, input: RegisterInput) -> AuthPayload:
         ctx = info.context
         tokens, errors = await in_savepoint(info, lambda s: account_service.register(
-            s, ctx.state.settings, phone=input.phone, password=input.password,
-            nickname=input.nickname, client=ctx.viewer.client))
+            s, ctx.state.settings, ctx.state.limiter, phone=input.phone, password=input.password,
+            nickname=input.nickname, client=ctx.viewer.client, ip=ctx.ip))
         return _auth_payload(info, tokens, errors, is_new_user=tokens is not None)
 
-    @strawberry.mutation(description="Sign in with phone and password. Attempts are rate limited per phone and per IP.")
+    @strawberry.mutation(description="Sign in with phone and password. Failed attempts are limited per phone and address, per address, and per phone across all addresses.")
     async def login(self, info: strawberry.Info, input: LoginInput) -> AuthPayload:
         ctx = info.context
         tokens, errors = await in_savepoint(info, lambda s: account_service.login(

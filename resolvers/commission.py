@@ -6,7 +6,6 @@ import strawberry
 
 from models.commission import SettlementMode as SettlementModeEnum
 from resolvers.base import decode_id, in_savepoint
-from resolvers.node import register_node
 from schema.base import Connection
 from schema.commission import (
     CommissionRecord,
@@ -18,15 +17,6 @@ from schema.commission import (
     SettlementStatement,
 )
 from services import commission as commission_service
-
-
-async def _fetch_record(info: strawberry.Info, pk: int):
-    page = await commission_service.list_records(info.context.session, info.context.viewer, status=None,
-                                                 order_id=None, first=1, after=None, record_id=pk)
-    return page.items[0] if page.items else None
-
-
-register_node("CommissionRecord", _fetch_record)
 
 
 @strawberry.type
@@ -49,8 +39,7 @@ class CommissionQuery:
 
     @strawberry.field(description="The commission cap, after-sale window and settlement mode.")
     async def commission_settings(self, info: strawberry.Info) -> CommissionSettings:
-        info.context.viewer.require_user()
-        return await commission_service.get_settings(info.context.session)
+        return await commission_service.settings_for(info.context.session, info.context.viewer)
 
 
 @strawberry.type

@@ -5,9 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from core.errors import ErrorCode, ServiceError
-from resolvers.account import user_by_id_loader
-from resolvers.base import decode_id, in_savepoint, keyed_loader, region_id as _region_id
-from resolvers.node import register_node
+from core.ids import encode_global_id
+from resolvers.base import decode_id, in_savepoint, region_id as _region_id
 from schema.base import Connection, UserError
 from schema.network import (
     AgentStatus,
@@ -47,52 +46,16 @@ from schema.network import (
 )
 from services import binding as binding_service
 from services import grade as grade_service
-from services import network as network_service
 from services import region as region_service
+from services.network import applications as application_service
+from services.network import listing as listing_service
+from services.network import placement as placement_service
+from services.network import program as program_service
+from services.network import status as status_service
+from services.network import team as team_service
+from services.network.tree import distributor_for_user
 
-__all__ = ["NetworkMutation", "NetworkQuery", "user_by_id_loader"]
-
-
-# ---------------------------------------------------------------- dataloaders
-
-distributor_by_id_loader = keyed_loader(network_service.distributors_by_ids)
-grade_by_id_loader = keyed_loader(grade_service.grades_by_ids)
-region_by_id_loader = keyed_loader(region_service.regions_by_ids)
-team_size_loader = keyed_loader(network_service.team_sizes)
-
-
-# ---------------------------------------------------------------- nodes
-
-async def _fetch_distributor(info: strawberry.Info, pk: int):
-    return await network_service.visible_distributor(info.context.session, info.context.viewer, pk)
-
-
-async def _fetch_application(info: strawberry.Info, pk: int):
-    return await network_service.get_application(info.context.session, info.context.viewer, pk)
-
-
-async def _fetch_grade(info: strawberry.Info, pk: int):
-    return await info.context.loader("GradeByIdLoader", grade_by_id_loader).load(pk)
-
-
-async def _fetch_region(info: strawberry.Info, pk: int):
-    return await info.context.loader("RegionByIdLoader", region_by_id_loader).load(pk)
-
-
-async def _fetch_share_link(info: strawberry.Info, pk: int):
-    return await binding_service.visible_share_link(info.context.session, info.context.viewer, pk)
-
-
-async def _fetch_agent(info: strawberry.Info, pk: int):
-    return await region_service.visible_agent(info.context.session, info.context.viewer, pk)
-
-
-register_node("Distributor", _fetch_distributor)
-register_node("ShareLink", _fetch_share_link)
-register_node("RegionalAgent", _fetch_agent)
-register_node("DistributorApplication", _fetch_application)
-register_node("Grade", _fetch_grade)
-register_node("Region", _fetch_region)
+__all__ = ["NetworkMutation", "NetworkQuery"]
 
 
 def _given(input_obj, mapping: dict[str, str]) -> dict:
@@ -137,19 +100,19 @@ def _check_not_null(values: dict, names: set[str]) -> None:
 class NetworkQuery:
     @strawberry.field(description="The distributor program's configuration (join mode, agreement, form fields).")
     async def distributor_program(self, info: strawberry.Info) -> DistributorProgram:
-        return await network_service.get_program(info.context.session)
+        return await program_service.get_program(info.context.session)
 
     @strawberry.field(description="Your distributor record, if you applied or joined.")
     async def my_distributor(self, info: strawberry.Info) -> Distributor | None:
         viewer = info.context.viewer
         if viewer.user_id is None:
             return None
-        return await network_service.distributor_for_user(info.context.session, viewer.user_id)
+        return await distributor_for_user(info.context.session, viewer.user_id)
 
     @strawberry.field(description="Your applications, newest first.")
     async def my_distributor_applications(self, info: strawberry.Info, first: int | None = 20,
                                           after: str | None = None) -> Connection[DistributorApplication]:
-        page = await network_service.my_applications(info.context.session, info.context.viewer,
+        page = await listing_service.my_applications(info.context.session, info.context.viewer,
                                                      first=first, after=after)
         return Connection[DistributorApplication].from_page(page)
 
@@ -157,14 +120,14 @@ class NetworkQuery:
     async def distributor_applications(self, info: strawberry.Info, status: ApplicationStatus | None = None,
                                        first: int | None = 20, after: str | None = None
                                        ) -> Connection[DistributorApplication]:
-        page = await network_service.list_applications(info.context.session, info.context.viewer, status=status,
+        page = await listing_service.list_applications(info.context.session, info.context.viewer, status=status,
                                                        first=first, after=after)
         return Connection[DistributorApplication].from_page(page)
 
     @strawberry.field(description="Distributors, newest first (MANAGE_DISTRIBUTORS).")
     async def distributors(self, info: strawberry.Info, status: DistributorStatus | None = None,
                            first: int | None = 20, after: str | None = None) -> Connection[Distributor]:
-        page = await network_service.list_distributors(info.context.session, info.context.viewer, status=status,
+        page = await listing_service.list_distributors(info.context.session, info.context.viewer, status=status,
                                                        first=first, after=after)
         return Connection[Distributor].from_page(page)
 
@@ -173,8 +136,8 @@ class NetworkQuery:
     async def team(self, info: strawberry.Info, distributor_id: strawberry.ID | None = None) -> Team:
         session = info.context.session
         pk = None if distributor_id is None else decode_id(distributor_id, "Distributor", "distributorId")
-        root = await network_service.team_root(session, info.context.viewer, pk)
-        return Team(root=root, counts=await network_service.depth_counts(session, root))
+        root = await team_service.team_root(session, info.context.viewer, pk)
+        return Team(root=root, counts=await team_service.depth_counts(session, root))
 
     @strawberry.field(description="The grades, lowest level first.")
     async def grades(self, info: strawberry.Info) -> list[Grade]:
@@ -231,11 +194,14 @@ class NetworkMutation:
                                          ) -> DistributorProgramPayload:
         async def action(session):
             values = _given(input, PROGRAM_FIELDS)
+            if values.get("threshold_product_id") is not None:
+                values["threshold_product_id"] = decode_id(values["threshold_product_id"], "Product",
+                                                           "thresholdProductId")
             if input.form_fields is not strawberry.UNSET:
                 values["form_fields"] = [{"key": f.key.strip(), "label": f.label.strip(), "required": f.required}
                                          for f in input.form_fields or []]
             _check_not_null(values, NOT_NULL_PROGRAM)
-            return await network_service.update_program(session, info.context.viewer, values)
+            return await program_service.update_program(session, info.context.viewer, values)
 
         program, errors = await in_savepoint(info, action)
         return DistributorProgramPayload(program=program, user_errors=errors)
@@ -244,7 +210,7 @@ class NetworkMutation:
     async def distributor_apply(self, info: strawberry.Info, input: DistributorApplyInput
                                 ) -> DistributorApplicationPayload:
         async def action(session):
-            return await network_service.apply(
+            return await application_service.apply(
                 session, info.context.viewer, info.context.state.settings,
                 form_data={v.key: v.value for v in input.form_data}, agreement_version=input.agreement_version,
                 real_name=input.real_name, id_card_number=input.id_card_number, invite_code=input.invite_code,
@@ -258,7 +224,7 @@ class NetworkMutation:
                                              ) -> DistributorApplicationPayload:
         async def action(session):
             pk = decode_id(input.application_id, "DistributorApplication", "applicationId")
-            return await network_service.review_application(session, info.context.viewer, application_id=pk,
+            return await application_service.review_application(session, info.context.viewer, application_id=pk,
                                                             approve=input.approve, reason=input.reason)
 
         application, errors = await in_savepoint(info, action)
@@ -269,7 +235,7 @@ class NetworkMutation:
                                         ) -> DistributorPayload:
         async def action(session):
             pk = decode_id(input.distributor_id, "Distributor", "distributorId")
-            return await network_service.change_status(session, info.context.viewer, distributor_id=pk,
+            return await status_service.change_status(session, info.context.viewer, distributor_id=pk,
                                                        status=input.status, reason=input.reason)
 
         distributor, errors = await in_savepoint(info, action)
@@ -282,7 +248,7 @@ class NetworkMutation:
             pk = decode_id(input.distributor_id, "Distributor", "distributorId")
             parent = None if input.new_upline_id is None else decode_id(input.new_upline_id, "Distributor",
                                                                         "newUplineId")
-            return await network_service.move_subtree(session, info.context.viewer, distributor_id=pk,
+            return await placement_service.move_subtree(session, info.context.viewer, distributor_id=pk,
                                                       new_parent_id=parent, reason=input.reason)
 
         distributor, errors = await in_savepoint(info, action)
@@ -298,14 +264,20 @@ class NetworkMutation:
         reason = None
         if arrival.code is not None:
             reason = UserError(field=None, code=arrival.code, message=arrival.message)
+        product_id = arrival.share_link.product_id if arrival.share_link else None
         return ArrivePayload(bound=arrival.bound, reason=reason, binding=arrival.binding,
-                             shared_product_id=arrival.share_link.product_id if arrival.share_link else None,
+                             shared_product_id=None if product_id is None else strawberry.ID(
+                                 encode_global_id("Product", product_id)),
                              user_errors=[reason] if reason else [])
 
     @strawberry.mutation(description="Create a QR scene value or share link (optionally for a product).")
     async def share_link_create(self, info: strawberry.Info, input: ShareLinkCreateInput) -> ShareLinkPayload:
-        link, errors = await in_savepoint(info, lambda s: binding_service.create_share_link(
-            s, info.context.viewer, kind=input.kind, product_id=input.product_id))
+        async def action(session):
+            product_id = None if input.product_id is None else decode_id(input.product_id, "Product", "productId")
+            return await binding_service.create_share_link(session, info.context.viewer, kind=input.kind,
+                                                           product_id=product_id)
+
+        link, errors = await in_savepoint(info, action)
         return ShareLinkPayload(share_link=link, user_errors=errors)
 
     @strawberry.mutation(description="Release a customer's binding (MANAGE_DISTRIBUTORS). Audited.")

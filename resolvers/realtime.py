@@ -11,6 +11,7 @@ from graphql import GraphQLError
 
 from core.errors import ServiceError
 from core.ids import encode_global_id
+from core.operation import release_current_scope
 from realtime import outbox
 from realtime.outbox import decode_event_cursor
 from realtime.streams import live_events, staff_filter, user_filter
@@ -23,7 +24,6 @@ from schema.realtime import (
     WalletEvent,
     WithdrawalEvent,
 )
-from server.context import current_scope
 
 log = logging.getLogger("fenxiao.graphql")
 
@@ -48,7 +48,10 @@ async def _stream(info: strawberry.Info, make_filter, after: str | None) -> Asyn
         try:
             async for event in events:
                 yield to_graphql(event)
-                await _release_operation_session()
+                # Fields of an event that loaded data did so in the operation's session: release it
+                # after each event, so a subscription never holds a session (or stale loader
+                # caches) between events.
+                await release_current_scope()
         finally:
             await events.aclose()
     except ServiceError as error:
@@ -61,15 +64,6 @@ async def _stream(info: strawberry.Info, make_filter, after: str | None) -> Asyn
                   extra={"fields": {"request_id": context.request_id}})
         raise GraphQLError("Internal server error", extensions={
             "code": "INTERNAL_SERVER_ERROR", "requestId": context.request_id}) from error
-
-
-async def _release_operation_session() -> None:
-    """Fields of an event that loaded data did so in the operation's session: close it after each
-    event, so a subscription never holds a session (or stale loader caches) between events."""
-    scope = current_scope.get()
-    if scope is not None:
-        await scope.finish(success=False)
-        scope.loaders.clear()
 
 
 @strawberry.type

@@ -8,7 +8,7 @@ import strawberry
 
 from models.account import User as UserModel
 from schema.base import ClientKind, Node, Permission, UserError
-from services.account import mask_phone
+from services import account as account_service
 
 
 @strawberry.type(description="A person using the product: customer, distributor or staff.")
@@ -19,10 +19,8 @@ class User(Node):
 
     @strawberry.field(description="The phone number; masked (138****1234) unless it is yours or you are staff.")
     def phone(self, info: strawberry.Info) -> str | None:
-        viewer = info.context.viewer
-        if self.id in (viewer.user_id, info.context.signed_in_user_id) or viewer.is_staff:
-            return self.phone
-        return mask_phone(self.phone)
+        return account_service.phone_as_seen_by(info.context.viewer, self.id, self.phone,
+                                                signed_in_user_id=info.context.signed_in_user_id)
 
     @classmethod
     def is_type_of(cls, obj, _info) -> bool:

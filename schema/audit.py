@@ -7,6 +7,8 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from core.ids import encode_global_id
+from loaders.account import UserByIdLoader
 from models.audit import AuditEntry as AuditEntryModel
 from schema.account import User
 from schema.base import Node
@@ -22,17 +24,13 @@ class AuditEntry(Node):
 
     @strawberry.field
     def subject_id(self) -> strawberry.ID:
-        from core.ids import encode_global_id
-
         return strawberry.ID(encode_global_id(self.subject_type, self.subject_id))
 
     @strawberry.field(description="The staff member who acted; null for the command line.")
     async def actor(self, info: strawberry.Info) -> User | None:
         if self.actor_id is None:
             return None
-        from resolvers.account import user_by_id_loader
-
-        return await info.context.loader("UserByIdLoader", user_by_id_loader).load(self.actor_id)
+        return await UserByIdLoader(info.context).load(self.actor_id)
 
     @classmethod
     def is_type_of(cls, obj, _info) -> bool:

@@ -6,6 +6,10 @@ from datetime import datetime
 
 import strawberry
 
+# Imported for its effect: it registers the CommissionRecord node fetcher (who may see a record)
+# wherever this type is part of the schema.
+import loaders.commission  # noqa: F401
+from core.ids import encode_global_id
 from models import commission as m
 from schema.base import Node, UserError
 from schema.scalars import BasisPoints, Money
@@ -38,20 +42,14 @@ class CommissionRecord(Node):
 
     @strawberry.field
     def order_id(self) -> strawberry.ID:
-        from core.ids import encode_global_id
-
         return strawberry.ID(encode_global_id("Order", self.order_id))
 
     @strawberry.field
     def order_item_id(self) -> strawberry.ID:
-        from core.ids import encode_global_id
-
         return strawberry.ID(encode_global_id("OrderItem", self.order_item_id))
 
     @strawberry.field
     def beneficiary_id(self) -> strawberry.ID:
-        from core.ids import encode_global_id
-
         return strawberry.ID(encode_global_id("Distributor", self.beneficiary_distributor_id))
 
     @classmethod

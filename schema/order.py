@@ -7,11 +7,13 @@ from datetime import datetime
 
 import strawberry
 
-from auth.permissions import Permission
+from core.ids import encode_global_id
+from loaders.account import UserByIdLoader
+from loaders.order import OrderByIdLoader, OrderItemsByOrderIdLoader
 from models import order as m
 from schema.base import Node, UserError
 from schema.scalars import Money
-from services.account import mask_phone
+from services.order import access
 
 OrderStatus = strawberry.enum(m.OrderStatus, name="OrderStatus")
 Channel = strawberry.enum(m.Channel, name="Channel", description="Where an order was placed.")
@@ -26,17 +28,6 @@ class SandboxOutcome(enum.Enum):
     SUCCEED = "SUCCEED"
     FAIL = "FAIL"
     CALLBACK_TWICE = "CALLBACK_TWICE"
-
-
-def _loaders():
-    from resolvers import order as loaders
-
-    return loaders
-
-
-def _sees_buyer(order, info: strawberry.Info) -> bool:
-    viewer = info.context.viewer
-    return order.buyer_id == viewer.user_id or viewer.has(Permission.MANAGE_ORDERS)
 
 
 @strawberry.type
@@ -54,8 +45,6 @@ class OrderItem(Node):
 
     @strawberry.field
     def sku_id(self) -> strawberry.ID:
-        from core.ids import encode_global_id
-
         return strawberry.ID(encode_global_id("Sku", self.sku_id))
 
     @classmethod
@@ -85,27 +74,25 @@ class Order(Node):
 
     @strawberry.field
     async def items(self, info: strawberry.Info) -> list[OrderItem]:
-        return await info.context.loader("OrderItemsByOrderIdLoader", _loaders().items_by_order_loader).load(self.id)
+        return await OrderItemsByOrderIdLoader(info.context).load(self.id)
 
     @strawberry.field(description="The buyer's phone: masked for distributors, whole for the buyer and staff.")
     async def buyer_phone(self, info: strawberry.Info) -> str | None:
-        user = await info.context.loader("UserByIdLoader", _loaders().user_by_id_loader).load(self.buyer_id)
+        user = await UserByIdLoader(info.context).load(self.buyer_id)
         if user is None:
             return None
-        return user.phone if _sees_buyer(self, info) else mask_phone(user.phone)
+        return access.buyer_phone_as_seen_by(info.context.viewer, self, user.phone)
 
     @strawberry.field
     def recipient(self, info: strawberry.Info) -> str:
-        return self.recipient if _sees_buyer(self, info) else (self.recipient[:1] + "**" if self.recipient else "")
+        return access.recipient_as_seen_by(info.context.viewer, self)
 
     @strawberry.field
     def recipient_phone(self, info: strawberry.Info) -> str:
-        return self.recipient_phone if _sees_buyer(self, info) else (mask_phone(self.recipient_phone) or "")
+        return access.recipient_phone_as_seen_by(info.context.viewer, self)
 
     @strawberry.field
     def attributed_distributor_id(self) -> strawberry.ID | None:
-        from core.ids import encode_global_id
-
         if self.attributed_distributor_id is None:
             return None
         return strawberry.ID(encode_global_id("Distributor", self.attributed_distributor_id))
@@ -134,7 +121,7 @@ class Refund(Node):
 
     @strawberry.field
     async def order(self, info: strawberry.Info) -> Order | None:
-        return await info.context.loader("OrderByIdLoader", _loaders().order_by_id_loader).load(self.order_id)
+        return await OrderByIdLoader(info.context).load(self.order_id)
 
     @classmethod
     def is_type_of(cls, obj, _info) -> bool:

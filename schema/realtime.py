@@ -8,6 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from loaders.node import fetch_node
+from loaders.wallet import WalletByIdLoader
 from schema.base import Node
 from schema.wallet import Wallet
 
@@ -27,8 +29,6 @@ class LiveEvent:
     @strawberry.field(description="The changed object as it is now, if you may see it (the same access "
                                   "checks as node(id:)); e.g. `subject { ... on Order { status total } }`.")
     async def subject(self, info: strawberry.Info) -> Node | None:
-        from resolvers.node import fetch_node
-
         return await fetch_node(info, self.event.subject_type, self.event.subject_id)
 
 
@@ -47,13 +47,7 @@ class CommissionEvent(LiveEvent):
 class WalletEvent(LiveEvent):
     @strawberry.field(description="The wallet as it is now (yours; any for MANAGE_FINANCE).")
     async def wallet(self, info: strawberry.Info) -> Wallet | None:
-        from auth.permissions import Permission
-        from services import ledger
-
-        viewer, owner = info.context.viewer, min(self.event.audience_user_ids, default=None)
-        if owner is None or not (owner == viewer.user_id or viewer.has(Permission.MANAGE_FINANCE)):
-            return None
-        return await ledger.wallet_of(info.context.session, viewer, owner)
+        return await WalletByIdLoader(info.context).load(self.event.subject_id)
 
 
 @strawberry.type(description="A withdrawal of yours changed.")

@@ -6,9 +6,11 @@ from datetime import datetime
 
 import strawberry
 
+from core.ids import encode_global_id
 from models import wallet as m
 from schema.base import Connection, Node
 from schema.scalars import Money
+from services import ledger as ledger_service
 
 LedgerKind = strawberry.enum(m.LedgerKind, name="LedgerKind", description="What a ledger entry records.")
 
@@ -26,8 +28,6 @@ class LedgerEntry(Node):
 
     @strawberry.field(description="The object the entry is about (a commission record, a withdrawal…).")
     def subject_id(self) -> strawberry.ID | None:
-        from core.ids import encode_global_id
-
         if self.subject_type is None or self.subject_id is None:
             return None
         return strawberry.ID(encode_global_id(self.subject_type, self.subject_id))
@@ -52,8 +52,6 @@ class Wallet:
     @strawberry.field
     async def ledger(self, info: strawberry.Info, first: int | None = 20, after: str | None = None,
                      kind: LedgerKind | None = None) -> Connection[LedgerEntry]:
-        from services import ledger as ledger_service
-
-        page = await ledger_service.entries(info.context.session, wallet_id=self.id, kind=kind, first=first,
-                                            after=after)
+        page = await ledger_service.entries(info.context.session, info.context.viewer, self, kind=kind,
+                                            first=first, after=after)
         return Connection.from_page(page)

@@ -6,11 +6,13 @@ from datetime import datetime
 
 import strawberry
 
-from core.crypto import mask_name
+from loaders.account import UserByIdLoader
+from loaders.withdrawal import PayoutAccountByWithdrawalIdLoader
 from models import withdrawal as m
 from schema.account import User
 from schema.base import Node, UserError
 from schema.scalars import BasisPoints, Money
+from services.withdrawal import access
 
 PayoutMethod = strawberry.enum(m.PayoutMethod, name="PayoutMethod",
                                description="Where a withdrawal is paid: bank card, WeChat balance or Alipay.")
@@ -19,27 +21,12 @@ WithdrawalStatus = strawberry.enum(
     description="REQUESTED (waiting for review) -> APPROVED -> PAYING -> PAID or FAILED; or REJECTED.")
 
 
-def _service():
-    from services import withdrawal as service
-
-    return service
-
-
-def _loaders():
-    from resolvers import withdrawal as loaders
-
-    return loaders
-
-
 def _number(obj, info: strawberry.Info) -> str:
-    return _service().account_number_for(info.context.viewer, info.context.state.settings, obj)
+    return access.account_number_for(info.context.viewer, info.context.state.settings, obj)
 
 
 def _holder(obj, info: strawberry.Info) -> str:
-    viewer = info.context.viewer
-    if obj.user_id == viewer.user_id or _service().is_finance(viewer):
-        return obj.holder_name
-    return mask_name(obj.holder_name)
+    return access.holder_name_for(info.context.viewer, obj)
 
 
 @strawberry.type(description="A distributor's bank card, WeChat or Alipay account to receive withdrawals.")
@@ -105,17 +92,13 @@ class Withdrawal(Node):
 
     @strawberry.field(description="Who asked for it.")
     async def user(self, info: strawberry.Info) -> User | None:
-        from resolvers.account import user_by_id_loader
-
-        return await info.context.loader("UserByIdLoader", user_by_id_loader).load(self.user_id)
+        return await UserByIdLoader(info.context).load(self.user_id)
 
     @strawberry.field(description="The payout account it was requested to (owner and finance only).")
     async def payout_account(self, info: strawberry.Info) -> PayoutAccount | None:
-        viewer = info.context.viewer
-        if self.payout_account_id is None or not (self.user_id == viewer.user_id or _service().is_finance(viewer)):
+        if self.payout_account_id is None:
             return None
-        return await info.context.loader("PayoutAccountByIdLoader",
-                                         _loaders().payout_account_by_id_loader).load(self.payout_account_id)
+        return await PayoutAccountByWithdrawalIdLoader(info.context).load(self.id)
 
     @classmethod
     def is_type_of(cls, obj, _info) -> bool:

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 import json
 
 from core.errors import ServiceError
+from server.bodies import BodyTooLarge, read_capped_body
 from services import order as order_service
 from services import payout as payout_service
 from services import withdrawal as withdrawal_service
@@ -27,8 +28,9 @@ async def payment_callback(request: Request) -> JSONResponse:
     provider = state.payments
     if request.path_params["provider"] != provider.name:
         return JSONResponse({"ok": False, "error": "UNKNOWN_PROVIDER"}, status_code=404)
-    body = await request.body()
-    if len(body) > MAX_CALLBACK_BYTES:
+    try:
+        body = await read_capped_body(request, MAX_CALLBACK_BYTES)
+    except BodyTooLarge:
         return JSONResponse({"ok": False, "error": "PAYLOAD_TOO_LARGE"}, status_code=413)
     async with state.writer_sessionmaker() as session:
         try:
@@ -47,8 +49,9 @@ async def payout_callback(request: Request) -> JSONResponse:
     """POST /callbacks/payout/sandbox: the payout provider's late answer, signed with HMAC-SHA256
     (header X-Sandbox-Signature, see services.payout.sign_callback). Replays change nothing."""
     state = request.app.state.app_state
-    body = await request.body()
-    if len(body) > MAX_CALLBACK_BYTES:
+    try:
+        body = await read_capped_body(request, MAX_CALLBACK_BYTES)
+    except BodyTooLarge:
         return JSONResponse({"ok": False, "error": "PAYLOAD_TOO_LARGE"}, status_code=413)
     if not payout_service.verify_callback(state.settings.secret_key, body,
                                           request.headers.get(payout_service.SIGNATURE_HEADER)):

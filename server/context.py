@@ -2,53 +2,21 @@
 operation's database session and dataloaders.
 
 A WebSocket connection shares one context across its operations, so everything that must
-belong to a single operation (session, loaders) lives in a context variable that the
-OperationScope extension sets for the task running that operation.
+belong to a single operation (session, loaders) lives in the operation scope
+(core.operation), which the OperationScope extension opens for the task running that operation.
 """
 
 from __future__ import annotations
 
 import uuid
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.viewer import Viewer, anonymous
+from core.operation import OperationScope, current_scope
 from server.state import AppState
-
-
-class OperationScope:
-    def __init__(self, state: AppState, *, is_write) -> None:
-        self._state = state
-        self._is_write = is_write  # asked when the session opens: the document is parsed by then
-        self._write = False
-        self._session: AsyncSession | None = None
-        self.loaders: dict[str, Any] = {}
-
-    @property
-    def session(self) -> AsyncSession:
-        if self._session is None:
-            self._write = bool(self._is_write())
-            maker = self._state.writer_sessionmaker if self._write else self._state.sessionmaker
-            self._session = maker()
-        return self._session
-
-    async def finish(self, success: bool) -> None:
-        if self._session is None:
-            return
-        try:
-            if success and self._write:
-                await self._session.commit()
-            else:
-                await self._session.rollback()
-        finally:
-            await self._session.close()
-            self._session = None
-
-
-current_scope: ContextVar[OperationScope | None] = ContextVar("current_scope", default=None)
 
 
 @dataclass

@@ -10,14 +10,12 @@ from graphql import GraphQLError
 from strawberry.types.graphql import OperationType
 from strawberry.extensions import SchemaExtension
 
-from core.errors import ServiceError
+from core.operation import OperationScope, current_scope
 from models.base import utcnow
-from server.context import OperationScope, current_scope
-from server.cost import operation_cost
+from server.limits import operation_cost
+from server.text_inputs import variables_problem
 
 log = logging.getLogger("fenxiao.graphql")
-
-INTERNAL_ERROR_MESSAGE = "Internal server error"
 
 
 def _result_errors(execution_context) -> list[GraphQLError]:
@@ -58,28 +56,17 @@ class OperationScopeExtension(SchemaExtension):
             return False
 
 
-class ErrorPresentationExtension(SchemaExtension):
-    """Expected errors keep their message and get a `code`; anything else is masked."""
+class TextVariablesExtension(SchemaExtension):
+    """Refuses variables holding text that breaks the text rule (server/text_inputs.py); the
+    same text written inline is refused by TextLiteralRule during validation."""
 
-    def on_operation(self):
+    def on_execute(self):
+        ctx = self.execution_context
+        problem = variables_problem(ctx.variables or {})
+        if problem is not None:
+            ctx.result = GraphQLExecutionResult(data=None, errors=[GraphQLError(
+                f"Variable {problem}", extensions={"code": "BAD_USER_INPUT"})])
         yield
-        result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [self._present(error) for error in result.errors]
-
-    def _present(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None:
-            return error
-        if isinstance(original, ServiceError):
-            error.extensions = {**(error.extensions or {}), "code": original.code.value}
-            return error
-        if isinstance(original, GraphQLError):
-            return error
-        request_id = self.execution_context.context.request_id
-        return GraphQLError(INTERNAL_ERROR_MESSAGE, nodes=error.nodes, source=error.source,
-                            positions=error.positions, path=error.path,
-                            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id})
 
 
 class QueryCostExtension(SchemaExtension):

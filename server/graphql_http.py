@@ -8,8 +8,10 @@ get 200 for them, as the specification asks for compatibility. Errors outside Gr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import uuid
 from typing import Any
 
@@ -23,6 +25,9 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 
 from auth.permissions import ClientKind
 from auth.viewer import load_viewer
+from core.db import is_retryable
+from server.bodies import BodyTooLarge, read_capped_body
+from server.client_ip import request_client_ip
 from server.context import Context
 from server.persisted import document_hash
 
@@ -79,10 +84,6 @@ def _wants_html(request: Request) -> bool:
     return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -132,7 +133,7 @@ class GraphQLHTTP:
                 if raw.get(key):
                     try:
                         params[key] = json.loads(raw[key])
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:
                         raise HTTPError(400, f"The {key} parameter is not valid JSON.") from exc
             return self._check_params(params)
 
@@ -145,21 +146,19 @@ class GraphQLHTTP:
         for param in content_params:
             if param.startswith("charset=") and param[8:].strip('"') not in ("utf-8", "utf8"):
                 raise HTTPError(415, "Only the utf-8 charset is supported.", code="UNSUPPORTED_MEDIA_TYPE")
-        declared = request.headers.get("content-length")
         limit = self.state.settings.max_body_bytes
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise HTTPError(413, f"The request body is larger than {limit} bytes.", code="PAYLOAD_TOO_LARGE")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise HTTPError(413, f"The request body is larger than {limit} bytes.", code="PAYLOAD_TOO_LARGE")
+        try:
+            body = await read_capped_body(request, limit)
+        except BodyTooLarge as exc:
+            raise HTTPError(413, f"The request body is larger than {limit} bytes.", code="PAYLOAD_TOO_LARGE") from exc
         if not body:
             raise HTTPError(400, "The request body is empty.")
         try:
             data = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise HTTPError(400, "The request body is not valid JSON.", code="INVALID_JSON") from exc
+        except RecursionError as exc:
+            raise HTTPError(400, "The request body is nested too deeply.", code="INVALID_JSON") from exc
         if isinstance(data, list):
             raise HTTPError(400, "Batched requests are not supported; send one operation per request.",
                             code="BATCHING_NOT_SUPPORTED")
@@ -179,35 +178,42 @@ class GraphQLHTTP:
                 raise HTTPError(400, f"The {key} parameter must be a map.")
         return params
 
-    async def _resolve_document(self, params: dict[str, Any]) -> str:
-        """The document to run: given, or looked up by its persisted-query hash."""
+    async def _resolve_document(self, params: dict[str, Any]) -> tuple[str, str | None]:
+        """The document to run, given or looked up by its persisted-query hash, and the hash to
+        register once the document has validated (None when there is nothing to register)."""
         store = self.state.persisted_queries
         query = params.get("query")
         persisted = (params.get("extensions") or {}).get("persistedQuery")
-        if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
-            sha = persisted["sha256Hash"].lower()
-            if query is None:
-                query = await store.get(sha)
-                if query is None:
+        sha = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if isinstance(sha, str):
+            sha = sha.lower()[:64]
+            if query is None or store.only_known:
+                known = await store.get(sha)
+                if known is None:
+                    if store.only_known:
+                        raise _GraphQLRequestError("This document is not on the allow-list of known operations.",
+                                                   "PERSISTED_QUERY_NOT_ALLOWED", status=400)
                     raise _GraphQLRequestError(
                         "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND", status=200)
-                return query
+                return known, None
             if document_hash(query) != sha:
                 raise HTTPError(400, "The persisted query hash does not match the query.",
                                 code="PERSISTED_QUERY_HASH_MISMATCH")
-            await store.put(sha, query)
+        elif store.only_known:
+            raise _GraphQLRequestError("Only persisted operations run here: send the document's sha256 hash "
+                                       "in extensions.persistedQuery.", "PERSISTED_QUERY_NOT_ALLOWED", status=400)
         if query is None:
             raise HTTPError(400, "The query parameter is required.", code="QUERY_REQUIRED")
         if store.allowlist is not None and document_hash(query) not in store.allowlist:
             raise _GraphQLRequestError("This document is not on the allow-list of known operations.",
                                        "PERSISTED_QUERY_NOT_ALLOWED", status=400)
-        return query
+        return query, sha if isinstance(sha, str) else None
 
     async def _execute(self, request: Request, request_id: str, media_type: str,
                        params: dict[str, Any]) -> Response:
         strict = media_type == GRAPHQL_RESPONSE_JSON
         try:
-            query = await self._resolve_document(params)
+            query, register_hash = await self._resolve_document(params)
         except _GraphQLRequestError as exc:
             body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
             return _json_response(body, exc.status if strict else 200, media_type, request_id)
@@ -216,17 +222,27 @@ class GraphQLHTTP:
         header_client = ClientKind.parse(request.headers.get("x-client"))
         async with state.sessionmaker() as session:
             viewer = await load_viewer(session, state.settings.secret_key, _bearer_token(request), header_client)
-        context = Context(state=state, request_id=request_id, viewer=viewer, ip=_client_ip(request),
-                          transport="http", request=request)
+        ip = request_client_ip(request, state.settings.forwarded_allow_ips)
+        context = Context(state=state, request_id=request_id, viewer=viewer, ip=ip, transport="http", request=request)
         allowed = {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
         try:
-            result = await self.schema.execute(
-                query,
-                variable_values=params.get("variables"),
-                context_value=context,
-                operation_name=params.get("operationName"),
-                allowed_operation_types=allowed,
-            )
+            for attempt in range(1, RETRY_ATTEMPTS + 1):
+                result = await self.schema.execute(
+                    query,
+                    variable_values=params.get("variables"),
+                    context_value=context,
+                    operation_name=params.get("operationName"),
+                    allowed_operation_types=allowed,
+                )
+                if attempt == RETRY_ATTEMPTS or not _aborted_by_concurrency(result):
+                    break
+                # The whole operation rolled back; every mutation is safe to run again (each is
+                # idempotent or keyed), so try once more after a short, jittered pause.
+                log.info("operation retried after a deadlock", extra={"fields": {"request_id": request_id,
+                                                                                  "attempt": attempt}})
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+                context = Context(state=state, request_id=request_id, viewer=viewer, ip=ip, transport="http",
+                                  request=request)
         except InvalidOperationTypeError as exc:
             if request.method == "GET":
                 raise HTTPError(405, "Mutations must be sent with POST.", {"Allow": "POST"},
@@ -241,6 +257,8 @@ class GraphQLHTTP:
 
         errors = [_format_error(e) for e in result.errors or []]
         request_error = result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+        if register_hash is not None and not request_error:
+            await state.persisted_queries.put(register_hash, query)
         body: dict[str, Any] = {}
         if not request_error:
             body["data"] = result.data
@@ -250,6 +268,13 @@ class GraphQLHTTP:
             body["extensions"] = result.extensions
         status = 400 if request_error and strict else 200
         return _json_response(body, status, media_type, request_id)
+
+
+RETRY_ATTEMPTS = 3
+
+
+def _aborted_by_concurrency(result) -> bool:
+    return bool(result.errors) and any(is_retryable(e.original_error) for e in result.errors)
 
 
 class _GraphQLRequestError(Exception):

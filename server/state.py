@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth.wechat import SandboxWeChatProvider, WeChatProvider
 from core.config import Settings
 from core.db import create_engine, create_sessionmaker, writer_bind
-from core.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from core.ratelimit import FallbackRateLimiter, MemoryRateLimiter, RedisRateLimiter
 from realtime.broker import InProcessBroker, RedisBroker
 from realtime.relay import OutboxRelay
 from realtime.streams import EventHub
@@ -28,7 +28,7 @@ class AppState:
     sessionmaker: async_sessionmaker[AsyncSession]
     writer_sessionmaker: async_sessionmaker[AsyncSession]
     broker: InProcessBroker | RedisBroker
-    limiter: MemoryRateLimiter | RedisRateLimiter
+    limiter: MemoryRateLimiter | FallbackRateLimiter
     wechat: WeChatProvider
     metrics: Metrics
     redis: Redis | None = None
@@ -42,7 +42,11 @@ class AppState:
     @classmethod
     def create(cls, settings: Settings, *, wechat: WeChatProvider | None = None) -> AppState:
         engine = create_engine(settings.database_url)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = None
+        if settings.redis_url:
+            pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=settings.redis_max_connections,
+                                                   timeout=settings.redis_pool_timeout_seconds)
+            redis = Redis(connection_pool=pool)
         sessionmaker = create_sessionmaker(engine)
         broker = RedisBroker(redis) if redis else InProcessBroker()
         return cls(
@@ -51,11 +55,12 @@ class AppState:
             sessionmaker=sessionmaker,
             writer_sessionmaker=create_sessionmaker(writer_bind(engine)),
             broker=broker,
-            limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
+            limiter=FallbackRateLimiter(RedisRateLimiter(redis)) if redis else MemoryRateLimiter(),
             wechat=wechat or SandboxWeChatProvider(),
             metrics=Metrics(),
             redis=redis,
-            persisted_queries=PersistedQueryStore(redis, settings.persisted_query_allowlist),
+            persisted_queries=PersistedQueryStore(redis, settings.persisted_query_allowlist,
+                                                  only_known=settings.persisted_queries_only),
             hub=EventHub(broker, sessionmaker, channel=settings.events_channel,
                          queue_size=settings.subscriber_queue_size,
                          sync_interval=settings.hub_sync_interval_seconds),

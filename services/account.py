@@ -10,14 +10,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.passwords import hash_password, hash_password_off_loop, needs_rehash, verify_password_off_loop
 from auth.permissions import ClientKind, Permission
 from auth.tokens import hash_refresh_token, issue_access_token, new_family_id, new_refresh_token
 from auth.viewer import Viewer
 from auth.wechat import WeChatLoginError, WeChatProvider
 from core.config import Settings
 from core.errors import ErrorCode, ServiceError
-from core.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from core.ratelimit import FallbackRateLimiter, MemoryRateLimiter
 from models.account import RefreshToken, StaffPermission, User
 from models.base import utcnow
 from services import audit
@@ -25,7 +25,7 @@ from services import audit
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD_LENGTH = 8
 
-RateLimiter = MemoryRateLimiter | RedisRateLimiter
+RateLimiter = MemoryRateLimiter | FallbackRateLimiter
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,22 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
+def can_view_user(viewer: Viewer, user_id: int) -> bool:
+    """A user is visible as an object to themself and to staff."""
+    return viewer.user_id == user_id or viewer.is_staff
+
+
+def phone_as_seen_by(viewer: Viewer, owner_id: int, phone: str | None, *,
+                     signed_in_user_id: int | None = None) -> str | None:
+    """The owner and staff see the number; everyone else sees it masked (138****1234).
+
+    `signed_in_user_id` is the account a sign-in mutation of this request just signed into:
+    its payload belongs to that user, although the request's viewer is still anonymous."""
+    if owner_id in (viewer.user_id, signed_in_user_id) or viewer.is_staff:
+        return phone
+    return mask_phone(phone)
+
+
 def check_password_strength(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ServiceError(ErrorCode.WEAK_PASSWORD,
@@ -75,47 +91,65 @@ async def _issue_tokens(session: AsyncSession, settings: Settings, user: User, c
     return IssuedTokens(user, access_token, access_expires, refresh_token, refresh_expires)
 
 
-async def register(session: AsyncSession, settings: Settings, *, phone: str, password: str,
-                   nickname: str | None, client: ClientKind) -> IssuedTokens:
+async def register(session: AsyncSession, settings: Settings, limiter: RateLimiter, *, phone: str, password: str,
+                   nickname: str | None, client: ClientKind, ip: str) -> IssuedTokens:
+    verdict = await limiter.hit(f"register:ip:{ip}", settings.registrations_per_ip,
+                                settings.registration_window_seconds)
+    if not verdict.allowed:
+        raise ServiceError(ErrorCode.RATE_LIMITED,
+                           f"Too many sign-ups from this network; try again in {verdict.retry_after_seconds} seconds.")
     phone = normalize_phone(phone)
     check_password_strength(password)
     if await session.scalar(select(User.id).where(User.phone == phone)) is not None:
         raise ServiceError(ErrorCode.PHONE_TAKEN, "This phone number is already registered; sign in instead.", "phone")
-    user = User(phone=phone, password_hash=hash_password(password), nickname=(nickname or "").strip()[:64],
-                last_login_at=utcnow())
+    user = User(phone=phone, password_hash=await hash_password_off_loop(password),
+                nickname=(nickname or "").strip()[:64], last_login_at=utcnow())
     session.add(user)
     await session.flush()
     return await _issue_tokens(session, settings, user, client)
 
 
-def _login_keys(phone: str, ip: str) -> tuple[str, str]:
-    return f"login:phone:{phone}", f"login:ip:{ip}"
-
-
 async def login(session: AsyncSession, settings: Settings, limiter: RateLimiter, *, phone: str,
                 password: str, client: ClientKind, ip: str) -> IssuedTokens:
+    """Sign in with a password, under three limits (README, "Sign-in limits"):
+    - failures per phone and address together (5 per window): the real owner, signing in from
+      elsewhere, is not locked out by someone guessing at their number;
+    - failures per address (30): one address cannot guess across many numbers;
+    - failures per phone from all addresses (50): the backstop against a guesser spread over
+      many addresses; reaching it takes many addresses and a window's worth of attempts.
+    Each attempt is counted before the password is checked, so concurrent attempts cannot all
+    slip under a limit; a correct password gives its count back and clears its pair's failures.
+    """
     invalid = ServiceError(ErrorCode.INVALID_CREDENTIALS, "The phone number or password is wrong.")
     try:
         phone = normalize_phone(phone)
     except ServiceError:
         phone = (phone or "")[:32]
-    phone_key, ip_key = _login_keys(phone, ip)
     window = settings.login_window_seconds
-    for key, limit in ((phone_key, settings.login_attempts_per_phone), (ip_key, settings.login_attempts_per_ip)):
-        verdict = await limiter.peek(key, limit, window)
+    limits = ((f"login:pair:{phone}:{ip}", settings.login_attempts_per_phone),
+              (f"login:ip:{ip}", settings.login_attempts_per_ip),
+              (f"login:phone:{phone}", settings.login_failures_per_phone_all_ips))
+    counted = []
+    for key, limit in limits:
+        verdict = await limiter.hit(key, limit, window)
+        counted.append(key)
         if not verdict.allowed:
+            for earlier in counted:
+                await limiter.refund(earlier, window)
             raise ServiceError(ErrorCode.RATE_LIMITED,
                                f"Too many sign-in attempts; try again in {verdict.retry_after_seconds} seconds.")
     user = await session.scalar(select(User).where(User.phone == phone))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        await limiter.hit(phone_key, settings.login_attempts_per_phone, window)
-        await limiter.hit(ip_key, settings.login_attempts_per_ip, window)
+    if not await verify_password_off_loop(user.password_hash if user else None, password) or user is None:
         raise invalid
+    # The owner is here: forget this pair's failures, and give back this attempt's other counts.
+    pair_key, *others = counted
+    await limiter.reset(pair_key, window)
+    for key in others:
+        await limiter.refund(key, window)
     if not user.is_active:
         raise ServiceError(ErrorCode.ACCOUNT_DISABLED, "This account has been disabled.")
-    await limiter.reset(phone_key, window)
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_off_loop(password)
     user.last_login_at = utcnow()
     return await _issue_tokens(session, settings, user, client)
 

@@ -16,6 +16,7 @@ from core.errors import ErrorCode, ServiceError
 from core.pagination import Page, SortKey, paginate
 from models.account import User
 from models.base import utcnow
+from models.catalog import Product
 from models.network import (
     BindingMode,
     CustomerBinding,
@@ -27,7 +28,9 @@ from models.network import (
     Visit,
 )
 from services import audit
-from services import network as network_service
+from services.network.customers import active_binding
+from services.network.program import get_program
+from services.network.tree import attach_under, check_no_cycle, distributor_for_user, require_own_distributor
 
 # In NEW_USERS_ONLY mode a customer counts as new for this long after registering, and only
 # while they have never been bound and have no completed order.
@@ -49,10 +52,12 @@ class Arrival:
 
 async def create_share_link(session: AsyncSession, viewer: Viewer, *, kind: ShareKind,
                             product_id: int | None) -> ShareLink:
-    distributor = await network_service.require_own_distributor(session, viewer, active=True)
+    distributor = await require_own_distributor(session, viewer, active=True)
     if kind == ShareKind.INVITE_CODE:
         raise ServiceError(ErrorCode.INVALID, "Your invite code already exists; create a QR scene or share link.",
                            "kind")
+    if product_id is not None and await session.get(Product, product_id) is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, "No product has this id.", "productId")
     # A mini-program scene value is at most 32 visible characters.
     token = ("q" if kind == ShareKind.QR_SCENE else "s") + secrets.token_urlsafe(15)
     link = ShareLink(distributor_id=distributor.id, kind=kind, token=token, product_id=product_id, visit_count=0)
@@ -75,7 +80,7 @@ async def visible_share_link(session: AsyncSession, viewer: Viewer, link_id: int
 
 
 async def my_share_links(session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None) -> Page:
-    distributor = await network_service.require_own_distributor(session, viewer)
+    distributor = await require_own_distributor(session, viewer)
     stmt = select(ShareLink).where(ShareLink.distributor_id == distributor.id)
     return await paginate(session, stmt, [SortKey(ShareLink.id, descending=True)], first=first, after=after)
 
@@ -139,9 +144,9 @@ async def arrive(session: AsyncSession, viewer: Viewer, *, invite_code: str | No
     # Lock the customer: two first arrivals at the same moment are decided one after the other
     # (the second sees the first's binding) instead of racing for the unique binding row.
     await session.execute(select(User.id).where(User.id == customer_id).with_for_update())
-    own = await network_service.distributor_for_user(session, customer_id, lock=True)
+    own = await distributor_for_user(session, customer_id, lock=True)
     if own is not None and own.path:
-        network_service.check_no_cycle(own, distributor, None)
+        check_no_cycle(own, distributor, None)
     binding = await session.scalar(select(CustomerBinding).where(CustomerBinding.customer_id == customer_id)
                                    .with_for_update())
     current = binding if binding is not None and binding.released_at is None and (
@@ -155,7 +160,7 @@ async def arrive(session: AsyncSession, viewer: Viewer, *, invite_code: str | No
                                                  "move you."))
     if current is not None and current.distributor_id == distributor.id:
         return await visit("ALREADY_BOUND", Arrival(distributor, current, True))
-    program = await network_service.get_program(session)
+    program = await get_program(session)
     mode = program.binding_mode
     if mode == BindingMode.FIRST_TOUCH and current is not None:
         until = "permanently" if current.expires_at is None else "until " + current.expires_at.strftime(
@@ -181,7 +186,7 @@ async def arrive(session: AsyncSession, viewer: Viewer, *, invite_code: str | No
     await session.flush()
     if own is not None and own.path and own.parent_id is None:
         # A top-level distributor arriving through a link gains that distributor as upline.
-        await network_service.attach_under(session, own, distributor)
+        await attach_under(session, own, distributor)
     return await visit("BOUND", Arrival(distributor, binding, True))
 
 
@@ -201,7 +206,7 @@ async def release(session: AsyncSession, viewer: Viewer, *, customer_id: int, re
     actor_id = viewer.require(Permission.MANAGE_DISTRIBUTORS)
     if not (reason or "").strip():
         raise ServiceError(ErrorCode.REQUIRED, "Say why the binding is released.", "reason")
-    binding = await network_service.active_binding(session, customer_id)
+    binding = await active_binding(session, customer_id)
     if binding is None:
         raise ServiceError(ErrorCode.NOT_FOUND, "This customer is not bound.", "customerId")
     binding.released_at = utcnow()
@@ -218,5 +223,5 @@ async def binding_for(session: AsyncSession, viewer: Viewer, customer_id: int | 
     user_id = viewer.require_user()
     if customer_id is not None and customer_id != user_id:
         viewer.require(Permission.MANAGE_DISTRIBUTORS)
-    return await network_service.active_binding(session, customer_id or user_id)
+    return await active_binding(session, customer_id or user_id)
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.permissions import Permission
 from auth.viewer import Viewer
+from core.compliance import MAX_COMMISSION_TIERS
 from core.errors import ErrorCode, ServiceError
 from core.pagination import Page, SortKey, paginate
 from models.base import utcnow
@@ -31,13 +32,11 @@ from models.commission import (
     SettlementStatement,
 )
 from models.network import AgentStatus, Distributor, DistributorStatus, Grade, RegionalAgent
-from models.order import AttributionSource, Order, OrderItem, OrderStatus
+from models.order import Order, OrderItem, OrderStatus
 from realtime import outbox
 from services import audit, ledger
-from services import catalog as catalog_service
 from services import network as network_service
-
-MAX_TIERS = 3  # a hard cap, whatever the program says
+from services.catalog.distribution import commission_rules
 
 
 async def get_settings(session: AsyncSession) -> CommissionSettings:
@@ -48,6 +47,12 @@ async def get_settings(session: AsyncSession) -> CommissionSettings:
         session.add(settings)
         await session.flush()
     return settings
+
+
+async def settings_for(session: AsyncSession, viewer: Viewer) -> CommissionSettings:
+    """The settings as any signed-in user may read them: the cap and windows that apply to them."""
+    viewer.require_user()
+    return await get_settings(session)
 
 
 async def update_settings(session: AsyncSession, viewer: Viewer, changes: dict) -> CommissionSettings:
@@ -165,13 +170,13 @@ async def create_for_order(session: AsyncSession, order: Order, items: list[Orde
     """Commission records for a just-paid order; frozen in each beneficiary's wallet."""
     settings = await get_settings(session)
     program = await network_service.get_program(session)
-    depth = min(program.commission_depth, MAX_TIERS)
+    depth = min(program.commission_depth, MAX_COMMISSION_TIERS)
     upline = await _upline(session, order)
     # Tiers 1..depth are the first `depth` of the upline; inactive ones are skipped, not replaced.
     chain = [(tier, d) for tier, d in enumerate(upline[:depth], start=1) if _active(d)]
     grade_ids = {d.grade_id for d in upline if d.grade_id}
     grades = {g.id: g for g in (await session.scalars(select(Grade).where(Grade.id.in_(grade_ids)))).all()} if grade_ids else {}
-    rules = await catalog_service.commission_rules(session, sorted({i.product_id for i in items}))
+    rules = await commission_rules(session, sorted({i.product_id for i in items}))
     region_shares = await _region_shares(session, order) if settings.region_commission else []
     partner = _partner_share(upline, grades)
     records: list[CommissionRecord] = []
@@ -338,16 +343,26 @@ async def run_periodic_settlement(session: AsyncSession, viewer: Viewer | None, 
     return len(records), statements
 
 
-async def list_records(session: AsyncSession, viewer: Viewer, *, status: CommissionStatus | None,
-                       order_id: int | None, first: int | None, after: str | None,
-                       record_id: int | None = None) -> Page:
-    """Your own commission records; finance staff see everyone's (filtered by order)."""
-    user_id = viewer.require_user()
+def _records_visible_to(viewer: Viewer):
+    """Commission records the viewer may see: their own; everyone's for MANAGE_FINANCE."""
     stmt = select(CommissionRecord)
-    if record_id is not None:
-        stmt = stmt.where(CommissionRecord.id == record_id)
     if not viewer.has(Permission.MANAGE_FINANCE):
-        stmt = stmt.where(CommissionRecord.beneficiary_user_id == user_id)
+        stmt = stmt.where(CommissionRecord.beneficiary_user_id == viewer.user_id)
+    return stmt
+
+
+async def visible_records(session: AsyncSession, viewer: Viewer, ids: list[int]) -> dict[int, CommissionRecord]:
+    if viewer.user_id is None:
+        return {}
+    stmt = _records_visible_to(viewer).where(CommissionRecord.id.in_(ids))
+    return {r.id: r for r in await session.scalars(stmt)}
+
+
+async def list_records(session: AsyncSession, viewer: Viewer, *, status: CommissionStatus | None,
+                       order_id: int | None, first: int | None, after: str | None) -> Page:
+    """Your own commission records; finance staff see everyone's (filtered by order)."""
+    viewer.require_user()
+    stmt = _records_visible_to(viewer)
     if status is not None:
         stmt = stmt.where(CommissionRecord.status == status)
     if order_id is not None:
@@ -361,6 +376,3 @@ async def list_statements(session: AsyncSession, viewer: Viewer, *, first: int |
     if not viewer.has(Permission.MANAGE_FINANCE):
         stmt = stmt.where(SettlementStatement.user_id == user_id)
     return await paginate(session, stmt, [SortKey(SettlementStatement.id, descending=True)], first=first, after=after)
-
-
-__all__ = ["AttributionSource", "create_for_order", "recompute_item", "run_periodic_settlement", "settle_due"]

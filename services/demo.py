@@ -13,7 +13,8 @@ from models.base import utcnow
 from models.catalog import Category, Product, Sku, Supplier
 from models.network import CustomerBinding, Distributor, DistributorStatus, Grade, ShareKind
 from services import account, region
-from services import network as network_service
+from services.network.placement import new_invite_code
+from services.network.program import default_program
 
 DEMO_STAFF_PHONE = "13800000000"
 DEMO_PASSWORD = "demo-pass-123"
@@ -61,7 +62,7 @@ async def load_demo(settings: Settings) -> str:
 
 
 async def _network(session) -> None:
-    program = network_service.default_program()
+    program = default_program()
     program.commission_depth = 3
     session.add(await session.merge(program))
     grades = {}
@@ -82,7 +83,7 @@ async def _network(session) -> None:
             continue
         distributor = Distributor(user_id=user.id, status=DistributorStatus.ACTIVE, grade_id=grades[level].id,
                                   parent_id=parent.id if parent else None, depth=0,
-                                  invite_code=network_service.new_invite_code(), joined_at=utcnow())
+                                  invite_code=new_invite_code(), joined_at=utcnow())
         session.add(distributor)
         await session.flush()
         distributor.path = f"{parent.path if parent else '/'}{distributor.id}/"

@@ -25,7 +25,9 @@ from models.network import (
     GradeChangeKind,
 )
 from services import audit
-from services import network as network_service
+from services.network.access import is_network_staff
+from services.network.changes import apply_changes
+from services.network.tree import ancestors, column_in_subtree_of, get_distributor, require_own_distributor
 
 GRADE_FIELDS = ("name", "level", "tier1_rate_bps", "tier2_rate_bps", "tier3_rate_bps", "discount_bps",
                 "condition_mode", "min_personal_sales_fen", "min_personal_orders", "min_team_sales_fen",
@@ -82,13 +84,7 @@ async def update_grade(session: AsyncSession, viewer: Viewer, grade_id: int, val
     _validate(values)
     if "level" in values:
         await _level_free(session, values["level"], grade.id)
-    before, after = {}, {}
-    for key, value in values.items():
-        old = getattr(grade, key)
-        if old != value:
-            before[key] = network_service._plain(old)
-            after[key] = network_service._plain(value)
-            setattr(grade, key, value)
+    before, after = apply_changes(grade, values)
     await session.flush()
     if after:
         await audit.record(session, actor_id=actor_id, action="grade.update", subject_type="Grade",
@@ -113,7 +109,7 @@ async def metrics(session: AsyncSession, ids: list[int]) -> dict[int, Metrics]:
         select(Distributor.id, Distributor.personal_sales_fen, Distributor.personal_order_count,
                func.count(member.id), func.sum(member.personal_sales_fen), func.sum(member.personal_order_count),
                func.sum(case((member.parent_id == Distributor.id, 1), else_=0)))
-        .join(member, network_service.column_in_subtree_of(member.path, Distributor.path))
+        .join(member, column_in_subtree_of(member.path, Distributor.path))
         .where(Distributor.id.in_(ids))
         .group_by(Distributor.id, Distributor.personal_sales_fen, Distributor.personal_order_count))
     result = {i: Metrics() for i in ids}
@@ -170,7 +166,7 @@ async def evaluate(session: AsyncSession, distributors: list[Distributor]) -> li
 
 async def evaluate_chain(session: AsyncSession, distributor: Distributor) -> list[GradeChange]:
     """Re-evaluate a distributor and all their uplines (their team figures changed)."""
-    chain = [distributor, *await network_service.ancestors(session, distributor)]
+    chain = [distributor, *await ancestors(session, distributor)]
     return await evaluate(session, chain)
 
 
@@ -194,7 +190,7 @@ async def set_grade(session: AsyncSession, viewer: Viewer, *, distributor_id: in
     actor_id = viewer.require(Permission.MANAGE_DISTRIBUTORS)
     if not (reason or "").strip():
         raise ServiceError(ErrorCode.REQUIRED, "Say why the grade changes.", "reason")
-    distributor = await network_service.get_distributor(session, distributor_id, lock=True)
+    distributor = await get_distributor(session, distributor_id, lock=True)
     if distributor.path is None:
         raise ServiceError(ErrorCode.NOT_A_DISTRIBUTOR, "This person has not joined the network.", "distributorId")
     grade = await session.get(Grade, grade_id)
@@ -217,11 +213,11 @@ async def grade_history(session: AsyncSession, viewer: Viewer, *, distributor_id
                         first: int | None, after: str | None) -> Page:
     """A distributor reads their own grade history; staff read anyone's."""
     if distributor_id is None:
-        distributor = await network_service.require_own_distributor(session, viewer)
+        distributor = await require_own_distributor(session, viewer)
     else:
         viewer.require_user()
-        distributor = await network_service.get_distributor(session, distributor_id)
-        if distributor.user_id != viewer.user_id and not viewer.has(Permission.MANAGE_DISTRIBUTORS):
+        distributor = await get_distributor(session, distributor_id)
+        if distributor.user_id != viewer.user_id and not is_network_staff(viewer):
             raise PermissionDenied("You can only read your own grade history.")
     stmt = select(GradeChange).where(GradeChange.distributor_id == distributor.id)
     return await paginate(session, stmt, [SortKey(GradeChange.id, descending=True)], first=first, after=after)
@@ -229,8 +225,8 @@ async def grade_history(session: AsyncSession, viewer: Viewer, *, distributor_id
 
 async def record_completed_order(session: AsyncSession, *, buyer_id: int, distributor_id: int | None,
                                  amount_fen: int, product_ids: list[int]) -> None:
-    """Feed of the orders issue: a completed order adds to the buyer's purchase figures (read by
-    purchase-threshold joining) and to the attributed distributor's sales (read by upgrades)."""
+    """A completed order adds to the buyer's purchase figures (read by purchase-threshold
+    joining) and to the attributed distributor's sales (read by upgrades)."""
     stats = await session.get(CustomerStats, buyer_id, with_for_update=True)
     if stats is None:
         stats = CustomerStats(user_id=buyer_id, completed_sales_fen=0, completed_orders=0)
@@ -244,7 +240,7 @@ async def record_completed_order(session: AsyncSession, *, buyer_id: int, distri
         session.add(CustomerPurchasedProduct(user_id=buyer_id, product_id=product_id))
     await session.flush()
     if distributor_id is not None:
-        distributor = await network_service.get_distributor(session, distributor_id, lock=True)
+        distributor = await get_distributor(session, distributor_id, lock=True)
         distributor.personal_sales_fen += amount_fen
         distributor.personal_order_count += 1
         await session.flush()
@@ -259,6 +255,6 @@ async def record_refund(session: AsyncSession, *, buyer_id: int, distributor_id:
     if stats is not None:
         stats.completed_sales_fen = max(0, stats.completed_sales_fen - amount_fen)
     if distributor_id is not None:
-        distributor = await network_service.get_distributor(session, distributor_id, lock=True)
+        distributor = await get_distributor(session, distributor_id, lock=True)
         distributor.personal_sales_fen = max(0, distributor.personal_sales_fen - amount_fen)
     await session.flush()

@@ -16,11 +16,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.permissions import Permission
+from auth.viewer import Viewer
 from core.errors import ErrorCode, PermissionDenied, ServiceError
 from core.pagination import SortKey, paginate
 from models.base import utcnow
-from realtime import outbox
 from models.wallet import LedgerEntry, LedgerKind, Wallet
+from realtime import outbox
 
 BUCKETS = ("frozen", "available", "withdrawing", "withdrawn", "debt", "credited", "reversed")
 
@@ -118,21 +119,39 @@ def balances(wallet: Wallet) -> dict[str, int]:
     return {bucket: getattr(wallet, f"{bucket}_fen") for bucket in BUCKETS}
 
 
-async def wallet_of(session: AsyncSession, viewer, user_id: int | None = None) -> Wallet:
+def can_read_wallet(viewer: Viewer, owner_id: int) -> bool:
+    """A wallet is its owner's to read, and finance staff's (MANAGE_FINANCE)."""
+    return viewer.user_id is not None and (owner_id == viewer.user_id or viewer.has(Permission.MANAGE_FINANCE))
+
+
+def _empty_wallet(user_id: int) -> Wallet:
+    return Wallet(id=0, user_id=user_id, **{f"{b}_fen": 0 for b in BUCKETS})
+
+
+async def wallet_of(session: AsyncSession, viewer: Viewer, user_id: int | None = None) -> Wallet:
     """The viewer's wallet (finance staff may read anyone's); an empty one if none exists yet."""
     own_id = viewer.require_user()
     target = user_id if user_id is not None else own_id
-    if target != own_id and not viewer.has(Permission.MANAGE_FINANCE):
+    if not can_read_wallet(viewer, target):
         raise PermissionDenied("You can only read your own wallet.")
     wallet = await session.scalar(select(Wallet).where(Wallet.user_id == target))
-    if wallet is None:
-        return Wallet(id=0, user_id=target, **{f"{b}_fen": 0 for b in BUCKETS})
-    return wallet
+    return wallet if wallet is not None else _empty_wallet(target)
 
 
-async def entries(session: AsyncSession, *, wallet_id: int, kind: LedgerKind | None, first: int | None,
-                  after: str | None):
-    stmt = select(LedgerEntry).where(LedgerEntry.wallet_id == wallet_id)
+async def visible_wallets_by_ids(session: AsyncSession, viewer: Viewer, ids: list[int]) -> dict[int, Wallet]:
+    """The wallets among `ids` the viewer may read (e.g. a wallet event's wallet)."""
+    if viewer.user_id is None:
+        return {}
+    rows = await session.scalars(select(Wallet).where(Wallet.id.in_(ids)))
+    return {w.id: w for w in rows if can_read_wallet(viewer, w.user_id)}
+
+
+async def entries(session: AsyncSession, viewer: Viewer, wallet: Wallet, *, kind: LedgerKind | None,
+                  first: int | None, after: str | None):
+    """A wallet's ledger, newest first, for whoever may read the wallet."""
+    if not can_read_wallet(viewer, wallet.user_id):
+        raise PermissionDenied("You can only read your own wallet.")
+    stmt = select(LedgerEntry).where(LedgerEntry.wallet_id == wallet.id)
     if kind is not None:
         stmt = stmt.where(LedgerEntry.kind == kind)
     return await paginate(session, stmt, [SortKey(LedgerEntry.id, descending=True)], first=first, after=after)

@@ -2,7 +2,7 @@
 
 A provider is asked to pay once per withdrawal (with our unique reference, so a retried call
 cannot pay twice on its side) and answers PAID, FAILED or PENDING; a PENDING payout is
-settled later by the provider's callback (services.withdrawal.apply_payout_result).
+settled later by the provider's callback (services.withdrawal.payout.apply_payout_result).
 
 The sandbox provider ships for development and tests. It decides by the account number:
   - numbers starting with "fail" or ending in "4002" fail,

@@ -16,7 +16,7 @@ from core.pagination import Page, SortKey, paginate
 from models.base import utcnow
 from models.network import AgentStatus, Distributor, Region, RegionalAgent, RegionLevel
 from services import audit
-from services import network as network_service
+from services.network.tree import in_subtree, require_own_distributor
 
 SAMPLE_FILE = Path(__file__).resolve().parent.parent / "data" / "regions.json"
 LEVELS = (RegionLevel.PROVINCE, RegionLevel.CITY, RegionLevel.DISTRICT)
@@ -68,7 +68,7 @@ async def _active_agent(session: AsyncSession, region_id: int) -> RegionalAgent 
 
 async def apply_agent(session: AsyncSession, viewer: Viewer, *, region_id: int, note: str | None) -> RegionalAgent:
     """An active distributor applies to be the agent of a province, city or district."""
-    distributor = await network_service.require_own_distributor(session, viewer, active=True)
+    distributor = await require_own_distributor(session, viewer, active=True)
     region = await get_region(session, region_id)
     if await _active_agent(session, region.id) is not None:
         raise ServiceError(ErrorCode.REGION_TAKEN, f"{region.name} already has an agent.", "regionCode")
@@ -144,7 +144,7 @@ async def end_expired_terms(session: AsyncSession, today: date | None = None) ->
 
 
 async def my_agencies(session: AsyncSession, viewer: Viewer) -> list[RegionalAgent]:
-    distributor = await network_service.require_own_distributor(session, viewer)
+    distributor = await require_own_distributor(session, viewer)
     return list((await session.scalars(select(RegionalAgent).where(RegionalAgent.distributor_id == distributor.id)
                                        .order_by(RegionalAgent.id.desc()))).all())
 
@@ -172,8 +172,8 @@ async def visible_agent(session: AsyncSession, viewer: Viewer, agent_id: int) ->
 
 
 async def agency_regions(session: AsyncSession, user_id: int, today: date | None = None) -> list[Region]:
-    """The regions a user is the active agent of today (for the orders issue: orders shipped into
-    any region whose path starts with one of these are visible to the agent and earn the region rate)."""
+    """The regions a user is the active agent of today: orders shipped into any region whose path
+    starts with one of these are visible to the agent and earn the region rate."""
     today = today or utcnow().date()
     return list((await session.scalars(
         select(Region).join(RegionalAgent, RegionalAgent.region_id == Region.id)
@@ -219,5 +219,5 @@ async def region_distributors(session: AsyncSession, viewer: Viewer, *, region_i
     region = await get_region(session, region_id)
     await require_region_access(session, viewer, region)
     stmt = (select(Distributor).join(Region, Region.id == Distributor.region_id)
-            .where(network_service.in_subtree(Region.path, region.path)))
+            .where(in_subtree(Region.path, region.path)))
     return await paginate(session, stmt, [SortKey(Distributor.id)], first=first, after=after)

@@ -10,21 +10,28 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+os.environ.setdefault("APP_ENV", "test")
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import Settings
 from migrations import upgrade
+from tests.databases import ON_POSTGRES, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.support import GraphQLClient, StatementCounter
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
-ON_POSTGRES = bool(TEST_DATABASE_URL)
+# Hypothesis budgets, chosen by HYPOTHESIS_PROFILE: "default" for a run at the desk, "ci" (exported by
+# .ci/run) searches longer. Tests that build a database per example take a share of max_examples.
+hypothesis_settings.register_profile("default", max_examples=100, stateful_step_count=12)
+hypothesis_settings.register_profile("ci", max_examples=200, stateful_step_count=30, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_report_header(config):
     return [f"database: {'PostgreSQL ' + TEST_DATABASE_URL if ON_POSTGRES else 'SQLite (file per test)'}",
-            f"redis: {TEST_REDIS_URL or 'none (in-process broker, memory rate limits)'}"]
+            f"redis: {TEST_REDIS_URL or 'none (in-process broker, memory rate limits)'}",
+            f"hypothesis profile: {os.environ.get('HYPOTHESIS_PROFILE', 'default')}"]
 
 
 async def _reset_postgres_schema(url: str) -> None:
@@ -85,6 +92,9 @@ def settings(database_url, redis_url, tmp_path) -> Settings:
         redis_url=redis_url,
         secret_key="test-secret-key-0123456789abcdef0123456789",
         field_encryption_key="test-field-key-0123456789abcdef0123456789",
+        # Fixtures sign up many users from the test client's one address; the limit itself is
+        # tested with its own settings.
+        registrations_per_ip=100_000,
     )
 
 
@@ -132,3 +142,24 @@ async def realtime(app_state):
     app_state.start()
     await app_state.hub.wait_ready()
     return app_state
+
+
+@pytest.fixture
+async def make_client(settings):
+    """Open clients on apps built with some settings changed; each closes after the test."""
+    import dataclasses
+
+    from app import build_app
+
+    opened = []
+
+    async def factory(**changes) -> GraphQLClient:
+        app = build_app(dataclasses.replace(settings, **changes))
+        context = GraphQLClient.open(app)
+        opened.append((app, context))
+        return await context.__aenter__()
+
+    yield factory
+    for app, context in opened:
+        await context.__aexit__(None, None, None)
+        await app.state.app_state.close()

@@ -1,14 +1,21 @@
-"""Scratch PostgreSQL databases for migration tests and benchmarks: created empty, dropped after."""
+"""Which databases the tests run on (SQLite, or PostgreSQL and Redis when TEST_DATABASE_URL and
+TEST_REDIS_URL are set), and scratch PostgreSQL databases for migration tests and benchmarks:
+created empty, dropped after."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+ON_POSTGRES = bool(TEST_DATABASE_URL)
 
 
 @contextlib.asynccontextmanager

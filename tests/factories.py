@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import weakref
 
 from tests.support import GraphQLClient
 
 PASSWORD = "s3cret-pass"
+VALID_ID_CARD = "11010519491231002X"
 _phones = itertools.count(13900000000)
 
 REGISTER = """
@@ -45,6 +47,17 @@ async def staff(client: GraphQLClient, app_state, permissions: set[str] | None =
         "mutation($i: LoginInput!) { login(input: $i) { accessToken user { id } userErrors { code } } }",
         {"i": {"phone": phone, "password": PASSWORD}})
     return data["login"]
+
+
+_back_office_tokens: weakref.WeakKeyDictionary[GraphQLClient, str] = weakref.WeakKeyDictionary()
+
+
+async def back_office(client: GraphQLClient, app_state) -> str:
+    """A token of a staff account with every permission, created once per client and shared by the
+    helpers that arrange data through the API."""
+    if client not in _back_office_tokens:
+        _back_office_tokens[client] = (await staff(client, app_state))["accessToken"]
+    return _back_office_tokens[client]
 
 
 # ---------------------------------------------------------------- the distributor network
@@ -88,14 +101,18 @@ async def arrive(client: GraphQLClient, token: str | None, **source) -> dict:
 
 
 async def join(client: GraphQLClient, invite_code: str | None = None, nickname: str = "",
-               agreement_version: str = "1") -> dict:
-    """Register a customer, arrive through `invite_code` (if any) and apply; in DIRECT mode the
-    customer is an active distributor afterwards. Returns token, user id, distributor id, code."""
+               agreement_version: str = "1", real_name: str | None = None) -> dict:
+    """Register a customer, arrive through `invite_code` (if any) and apply (with a real name and
+    ID card when `real_name` is given); in DIRECT mode the customer is an active distributor
+    afterwards. Returns token, user id, distributor id, code."""
     user = await register(client, nickname=nickname)
     token = user["accessToken"]
     if invite_code:
         await arrive(client, token, inviteCode=invite_code)
-    data = await client.execute(APPLY, {"input": {"agreementVersion": agreement_version}}, token=token)
+    apply_input = {"agreementVersion": agreement_version}
+    if real_name is not None:
+        apply_input.update(realName=real_name, idCardNumber=VALID_ID_CARD)
+    data = await client.execute(APPLY, {"input": apply_input}, token=token)
     payload = data["distributorApply"]
     assert payload["userErrors"] == [], payload["userErrors"]
     distributor = payload["application"]["distributor"]
@@ -111,8 +128,9 @@ async def direct_program(client: GraphQLClient, app_state, **fields) -> str:
 
 
 async def build_team(app_state, root_user_id: int, widths: tuple[int, ...]) -> int:
-    """Insert (directly, for size) a team under the distributor of `root_user_id`: `widths[0]`
-    direct members, each with `widths[1]` members, and so on. Returns the number inserted."""
+    """Insert a team under the distributor of `root_user_id`: `widths[0]` direct members, each with
+    `widths[1]` members, and so on. Returns the number inserted. Written to the database because
+    a thousand joins through the API would take minutes; only the team queries read it."""
     from sqlalchemy import insert, select, update
 
     from models.account import User
@@ -151,7 +169,6 @@ async def build_team(app_state, root_user_id: int, widths: tuple[int, ...]) -> i
 
 # ---------------------------------------------------------------- withdrawals
 
-VALID_ID_CARD = "11010519491231002X"
 WECHAT_LOGIN = """
 mutation($input: WeChatLoginInput!) {
   wechatLogin(input: $input) { accessToken user { id phone } userErrors { field code message } }
@@ -181,19 +198,6 @@ async def verified_distributor(client: GraphQLClient, app_state, *, real_name: s
     assert payload["application"]["distributor"]["status"] == "ACTIVE"
     return {"token": token, "user_id": user["user"]["id"], "pk": decode_global_id(user["user"]["id"])[1],
             "distributor_id": payload["application"]["distributor"]["id"]}
-
-
-async def fund(app_state, user_pk: int, fen: int, key: str | None = None) -> None:
-    """Give a user `fen` of available commission, as the commission engine does (frozen, then settled)."""
-    from services import ledger
-
-    key = key or f"test-fund:{user_pk}:{next(_phones)}"
-    async with app_state.writer_sessionmaker() as session:
-        await ledger.credit_frozen(session, user_id=user_pk, amount=fen, key=key + ":frozen",
-                                   subject_type="Test", subject_id=user_pk)
-        await ledger.settle(session, user_id=user_pk, amount=fen, key=key + ":settled",
-                            subject_type="Test", subject_id=user_pk)
-        await session.commit()
 
 
 # ---------------------------------------------------------------- the catalog

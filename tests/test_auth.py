@@ -165,6 +165,7 @@ async def test_expired_refresh_token(client, app_state):
     from models.base import utcnow
 
     payload = await register(client)
+    # Waiting out a 30-day token is not an option, and the API cannot shorten one: age it in place.
     async with app_state.sessionmaker() as session:
         await session.execute(update(RefreshToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         await session.commit()

@@ -4,6 +4,7 @@ resale prices through the GraphQL API, and the "what may I sell and earn" query'
 from __future__ import annotations
 
 from core.ids import decode_global_id
+from core.money import format_money
 from services import catalog as catalog_service
 from services.region import load_regions
 from tests.factories import (
@@ -12,6 +13,7 @@ from tests.factories import (
     catalog_staff,
     create_product,
     direct_program,
+    next_phone,
     register,
 )
 
@@ -78,7 +80,7 @@ async def _distributor(client, admin: str, *, region: str | None, grade: str | N
 
 async def _network(client, app_state, db):
     """Regions, two grades and two distributors: A (普通, 杭州西湖区) and B (金牌, 北京东城区)."""
-    await load_regions(db)
+    await load_regions(db)  # reference data, loaded by the region loader: the API has no way in
     await db.commit()
     admin = await direct_program(client, app_state)
     normal = await _grade(client, admin, name="普通", level=1, tier1Rate=1000, tier2Rate=500, tier3Rate=200)
@@ -299,24 +301,28 @@ async def test_price_bands_and_distributor_prices(client, app_state, db):
     assert prices(await client.execute(SKU_VIEW, {"id": product["id"], "via": a["invite_code"]}))[0][2] == "100.00"
 
 
-async def _bulk_products(app_state, count: int, grade_pk: int) -> None:
-    """Insert `count` distributable products with two SKUs each, purchase prices and a rule."""
-    from models.catalog import CommissionMode, Product, ProductCommissionRule, Sku, SkuGradePrice
+BULK_TERMS = """
+mutation($first: SkuPurchasePricesInput!, $second: SkuPurchasePricesInput!, $rules: ProductCommissionRulesInput!) {
+  first: skuPurchasePricesSet(input: $first) { userErrors { code message } }
+  second: skuPurchasePricesSet(input: $second) { userErrors { code message } }
+  rules: productCommissionRulesSet(input: $rules) { userErrors { code message } }
+}"""
 
-    async with app_state.sessionmaker() as session:
-        for i in range(count):
-            product = Product(title=f"bulk {i}", on_shelf=True, distributable=True, image_urls=[])
-            session.add(product)
-            await session.flush()
-            for j in range(2):
-                sku = Sku(product_id=product.id, code=f"B{product.id}-{j}", attributes={}, price_fen=1000 + j,
-                          stock=5, band_min_fen=900, band_max_fen=1200)
-                session.add(sku)
-                await session.flush()
-                session.add(SkuGradePrice(sku_id=sku.id, grade_id=grade_pk, purchase_price_fen=800))
-            session.add(ProductCommissionRule(product_id=product.id, grade_id=grade_pk, tier=1,
-                                              mode=CommissionMode.FIXED, value=50))
-        await session.commit()
+
+async def _bulk_products(client, token: str, count: int, grade: str) -> None:
+    """`count` distributable products with two banded SKUs each, a purchase price per SKU and a
+    fixed tier-1 rule for `grade`, set up by catalog staff."""
+    for _ in range(count):
+        batch = next_phone()
+        product = await create_product(client, token, f"bulk {batch}", skus=[
+            {"code": f"B{batch}-{j}", "price": format_money(1000 + j), "stock": 5, "bandMin": "9.00",
+             "bandMax": "12.00"} for j in range(2)])
+        prices = [{"skuId": sku["id"], "prices": [{"gradeId": grade, "price": "8.00"}]} for sku in product["skus"]]
+        terms = await client.execute(BULK_TERMS, {
+            "first": prices[0], "second": prices[1],
+            "rules": {"productId": product["id"], "rules": [{"gradeId": grade, "tier": 1, "mode": "FIXED",
+                                                            "fixedAmount": "0.50"}]}}, token=token)
+        assert all(payload["userErrors"] == [] for payload in terms.values()), terms
 
 
 async def test_what_may_i_sell_and_earn_runs_a_fixed_number_of_statements(client, app_state, db, statements):
@@ -325,12 +331,12 @@ async def test_what_may_i_sell_and_earn_runs_a_fixed_number_of_statements(client
     category = (await client.execute('mutation { categoryCreate(input: {name: "茶"}) { category { id } } }',
                                      token=cat))["categoryCreate"]["category"]["id"]
     await create_product(client, cat, "first", categoryId=category)
-    await _bulk_products(app_state, 4, decode_global_id(normal)[1])
+    await _bulk_products(client, cat, 4, normal)
     statements.reset()
     few = (await client.execute(OFFER, {"first": 100}, token=a["token"]))["distributableProducts"]["nodes"]
     few_count = statements.count
     assert len(few) == 5
-    await _bulk_products(app_state, 45, decode_global_id(normal)[1])
+    await _bulk_products(client, cat, 45, normal)
     statements.reset()
     many = (await client.execute(OFFER, {"first": 100}, token=a["token"]))["distributableProducts"]["nodes"]
     assert len(many) == 50

@@ -8,23 +8,21 @@ import asyncio
 from sqlalchemy import func, select
 
 from core.errors import ErrorCode, ServiceError
-from models.catalog import Product, Sku, StockAdjustment
+from core.ids import decode_global_id
+from models.catalog import Sku, StockAdjustment
 from services import catalog as catalog_service
+from tests.factories import back_office, create_product
 
 
-async def _sku(session, code: str, stock: int) -> int:
-    product = Product(title=code, on_shelf=True, distributable=True, image_urls=[])
-    session.add(product)
-    await session.flush()
-    sku = Sku(product_id=product.id, code=code, attributes={}, price_fen=1000, stock=stock)
-    session.add(sku)
-    await session.commit()
-    return sku.id
+async def _sku(client, app_state, code: str, stock: int) -> int:
+    """A SKU created by staff through the API; returns its primary key for the stock service."""
+    product = await create_product(client, await back_office(client, app_state), code,
+                                   skus=[{"code": code, "price": "10.00", "stock": stock}])
+    return decode_global_id(product["skus"][0]["id"])[1]
 
 
-async def test_concurrent_reservations_never_oversell(app_state):
-    async with app_state.writer_sessionmaker() as session:
-        sku_id = await _sku(session, "HOT", 10)
+async def test_concurrent_reservations_never_oversell(client, app_state):
+    sku_id = await _sku(client, app_state, "HOT", 10)
 
     async def buy(order_id: int) -> bool:
         async with app_state.writer_sessionmaker() as session:
@@ -41,16 +39,17 @@ async def test_concurrent_reservations_never_oversell(app_state):
     assert results.count(True) == 10
     async with app_state.sessionmaker() as session:
         assert await session.scalar(select(Sku.stock).where(Sku.id == sku_id)) == 0
-        rows = (await session.scalars(select(StockAdjustment).where(StockAdjustment.sku_id == sku_id))).all()
+        initial, *rows = (await session.scalars(select(StockAdjustment).where(StockAdjustment.sku_id == sku_id)
+                                                .order_by(StockAdjustment.id))).all()
+        assert (initial.delta, initial.stock_after, initial.order_id) == (10, 10, None)  # the stock it was created with
         assert len(rows) == 10
         assert sorted(r.stock_after for r in rows) == list(range(10))
         assert {r.delta for r in rows} == {-1} and all(r.order_id for r in rows)
 
 
-async def test_reservation_is_all_or_nothing_and_release_returns_stock(app_state):
-    async with app_state.writer_sessionmaker() as session:
-        plenty = await _sku(session, "PLENTY", 5)
-        scarce = await _sku(session, "SCARCE", 1)
+async def test_reservation_is_all_or_nothing_and_release_returns_stock(client, app_state):
+    plenty = await _sku(client, app_state, "PLENTY", 5)
+    scarce = await _sku(client, app_state, "SCARCE", 1)
     async with app_state.writer_sessionmaker() as session:
         savepoint = await session.begin_nested()
         try:
@@ -77,6 +76,7 @@ async def test_reservation_is_all_or_nothing_and_release_returns_stock(app_state
                 raise AssertionError(f"{bad} should have been refused")
         await session.commit()
     async with app_state.sessionmaker() as session:
-        count = await session.scalar(select(func.count()).select_from(StockAdjustment))
+        count = await session.scalar(select(func.count()).select_from(StockAdjustment)
+                                     .where(StockAdjustment.order_id.is_not(None)))
         assert count == 3
         assert await session.scalar(select(Sku.stock).where(Sku.id == scarce)) == 0

@@ -20,25 +20,6 @@ fragment E on AuditEntryConnection { edges { node { ... on AuditEntry { actor { 
 """
 
 
-@pytest.fixture
-async def make_client(settings):
-    """Open a client on an app built with some settings changed."""
-    from app import build_app
-
-    opened = []
-
-    async def factory(**changes) -> GraphQLClient:
-        app = build_app(dataclasses.replace(settings, **changes))
-        context = GraphQLClient.open(app)
-        opened.append((app, context))
-        return await context.__aenter__()
-
-    yield factory
-    for app, context in opened:
-        await context.__aexit__(None, None, None)
-        await app.state.app_state.close()
-
-
 async def test_depth_limit_sees_through_fragments(make_client):
     client = await make_client(max_query_depth=3)
     for document in (AUDIT_DEEP, AUDIT_DEEP_FRAGMENTS):

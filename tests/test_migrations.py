@@ -7,13 +7,13 @@ import contextlib
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import models
-from migrations import downgrade, upgrade
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
-from tests.databases import scratch_postgres_database
+from migrations import alembic_config, downgrade, upgrade
+from tests.databases import ON_POSTGRES, TEST_DATABASE_URL, scratch_postgres_database
 
 
 @contextlib.asynccontextmanager
@@ -56,3 +56,11 @@ async def test_models_and_migrations_agree(tmp_path):
     async with _scratch_database(tmp_path) as url:
         await asyncio.to_thread(upgrade, url)
         assert await _differences(url) == []
+
+
+def test_one_head_and_every_revision_says_what_it_depends_on():
+    """Two heads mean two revisions were added side by side: merge them (see README, Migrations)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    assert len(scripts.get_heads()) == 1, scripts.get_heads()
+    for revision in scripts.walk_revisions():
+        assert "Depends on:" in (revision.module.__doc__ or ""), revision.path

@@ -8,15 +8,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 
-from core.money import format_money, parse_money, split_bps
+from core.money import MAX_MONEY_FEN, format_money, parse_money, split_bps
 from schema.scalars import SCALAR_MAP, BasisPoints, Money
 
-fen = st.integers(min_value=-(10**15 - 1), max_value=10**15 - 1)
+fen = st.integers(min_value=-MAX_MONEY_FEN, max_value=MAX_MONEY_FEN)
 
 
 @given(fen)
 def test_format_then_parse_is_identity(amount):
     assert parse_money(format_money(amount)) == amount
+
+
+@given(st.integers(min_value=MAX_MONEY_FEN + 1, max_value=10**18))
+def test_amounts_past_the_api_bound_are_refused(amount):
+    with pytest.raises(ValueError):
+        parse_money(format_money(amount))
 
 
 @given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10_000))

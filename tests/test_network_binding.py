@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from core.ids import decode_global_id
+from core.ids import decode_global_id, encode_global_id
 from models.account import User
 from models.audit import AuditEntry
 from models.base import utcnow
@@ -16,6 +16,8 @@ from tests.factories import (
     APPLY,
     MY_DISTRIBUTOR,
     arrive,
+    back_office,
+    create_product,
     direct_program,
     join,
     register,
@@ -113,6 +115,7 @@ async def test_new_users_only(client, app_state, db):
 
     old_timer = await register(client)
     user_id = decode_global_id(old_timer["user"]["id"])[1]
+    # An account registered a month ago: the API cannot backdate a registration.
     await db.execute(update(User).where(User.id == user_id).values(created_at=utcnow() - timedelta(days=30)))
     await db.commit()
     late = await arrive(client, old_timer["accessToken"], inviteCode=bob["invite_code"])
@@ -122,15 +125,22 @@ async def test_new_users_only(client, app_state, db):
 async def test_share_links_and_qr_scenes_record_visits(client, app_state, db):
     await direct_program(client, app_state)
     alice = await join(client, nickname="alice")
-    link = (await client.execute(SHARE, {"input": {"kind": "SHARE_LINK", "productId": 42}}, token=alice["token"])
-            )["shareLinkCreate"]["shareLink"]
+    product_id = (await create_product(client, await back_office(client, app_state), "龙井茶"))["id"]
+    product_pk = decode_global_id(product_id)[1]
+    link = (await client.execute(SHARE, {"input": {"kind": "SHARE_LINK", "productId": product_id}},
+                                 token=alice["token"]))["shareLinkCreate"]["shareLink"]
     scene = (await client.execute(SHARE, {"input": {"kind": "QR_SCENE"}}, token=alice["token"])
              )["shareLinkCreate"]["shareLink"]
-    assert link["productId"] == 42 and scene["productId"] is None and len(scene["token"]) <= 32
+    assert link["productId"] == product_id and scene["productId"] is None and len(scene["token"]) <= 32
+    for wrong, code in ((encode_global_id("Product", product_pk + 1000), "NOT_FOUND"),
+                        (encode_global_id("Sku", product_pk), "INVALID")):
+        refused = (await client.execute(SHARE, {"input": {"kind": "SHARE_LINK", "productId": wrong}},
+                                        token=alice["token"]))["shareLinkCreate"]
+        assert refused["shareLink"] is None and refused["userErrors"] == [{"code": code, "field": "productId"}]
 
     anonymous = await arrive(client, None, shareToken=link["token"])
     assert anonymous["bound"] is False and anonymous["reason"]["code"] == "NOT_AUTHENTICATED"
-    assert anonymous["sharedProductId"] == 42
+    assert anonymous["sharedProductId"] == product_id
     customer = await register(client)
     via_link = await arrive(client, customer["accessToken"], shareToken=link["token"])
     assert via_link["bound"] is True and via_link["binding"]["source"] == "SHARE_LINK"

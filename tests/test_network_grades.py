@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.ids import decode_global_id
 from models.audit import AuditEntry
 from services import grade as grade_service
-from tests.factories import direct_program, join, staff
+from tests.factories import direct_program, join, set_program, staff
+from tests.order_support import completed_order, customer_of, make_sku
 
 GRADE_CREATE = """
 mutation($input: GradeInput!) {
@@ -43,6 +43,12 @@ async def _grades(client, admin):
     return made
 
 
+async def _completed_sale(client, app_state, distributor: dict, price_fen: int) -> None:
+    """A customer bound to `distributor` buys one item at `price_fen`; the order completes."""
+    buyer = (await customer_of(client, distributor))["accessToken"]
+    await completed_order(client, app_state, buyer, await make_sku(client, app_state, price_fen=price_fen))
+
+
 async def test_grade_configuration(client, app_state):
     admin = await direct_program(client, app_state)
     grades = await _grades(client, admin)
@@ -75,12 +81,8 @@ async def test_automatic_upgrades_and_history(client, app_state, db):
     await join(client, lead["invite_code"])
     me = (await client.execute(ME, token=lead["token"]))["myDistributor"]
     assert me["grade"]["name"] == "银牌"
-    # Completed orders (written through the feed the orders issue will call) reach 金牌.
-    lead_id = decode_global_id(lead["id"])[1]
-    async with app_state.sessionmaker() as session:
-        await grade_service.record_completed_order(session, buyer_id=decode_global_id(lead["user_id"])[1],
-                                                   distributor_id=lead_id, amount_fen=50_000, product_ids=[7])
-        await session.commit()
+    # A customer of the lead buys 500.00; once the order completes, the lead reaches 金牌.
+    await _completed_sale(client, app_state, lead, 50_000)
     me = (await client.execute(ME, token=lead["token"]))["myDistributor"]
     assert me == {"grade": {"name": "金牌", "level": 3, "isPartner": False}, "personalSales": "500.00"}
     # The scheduled job finds nothing more to do: 合伙人 needs far more.
@@ -115,8 +117,6 @@ async def test_automatic_upgrades_and_history(client, app_state, db):
 
 async def test_partner_reached_by_conditions_only(client, app_state):
     admin = (await staff(client, app_state, {"MANAGE_DISTRIBUTORS"}))["accessToken"]
-    from tests.factories import set_program
-
     await set_program(client, admin, joinMode="DIRECT")
     for spec in [{"name": "普通", "level": 1},
                  {"name": "合伙人", "level": 2, "isPartner": True, "teamBonusRate": 300, "minTeamSize": 3,
@@ -128,11 +128,7 @@ async def test_partner_reached_by_conditions_only(client, app_state):
     await join(client, mid["invite_code"])
     # Team size 3, but team sales are still zero: no partner yet.
     assert (await client.execute(ME, token=top["token"]))["myDistributor"]["grade"]["name"] == "普通"
-    async with app_state.sessionmaker() as session:
-        await grade_service.record_completed_order(session, buyer_id=decode_global_id(top["user_id"])[1],
-                                                   distributor_id=decode_global_id(mid["id"])[1],
-                                                   amount_fen=1000, product_ids=[])
-        await session.commit()
+    await _completed_sale(client, app_state, mid, 1000)
     # Sales in the subtree count for the upline's team sales.
     assert (await client.execute(ME, token=top["token"]))["myDistributor"]["grade"] == {
         "name": "合伙人", "level": 2, "isPartner": True}

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.ids import decode_global_id
+from core.ids import decode_global_id, encode_global_id
 from models.audit import AuditEntry
-from models.network import Application, CustomerPurchasedProduct, CustomerStats
-from tests.factories import APPLY, MY_DISTRIBUTOR, PROGRAM_UPDATE, join, register, set_program, staff
+from models.network import Application
+from tests.factories import (
+    APPLY,
+    MY_DISTRIBUTOR,
+    PROGRAM_UPDATE,
+    VALID_ID_CARD,
+    back_office,
+    join,
+    register,
+    set_program,
+    staff,
+)
+from tests.order_support import completed_order, make_sku, place_and_pay, ship_and_receive
 
 PROGRAM = """{ distributorProgram { joinMode bindingMode protectionDays commissionDepth agreementVersion
   agreementText requireRealName selfPurchaseCommission thresholdSales thresholdOrders thresholdMode
@@ -30,7 +41,6 @@ STATUS = """
 mutation($input: DistributorStatusInput!) {
   distributorStatusUpdate(input: $input) { distributor { id status } userErrors { field code message } }
 }"""
-VALID_ID_CARD = "11010519491231002X"
 
 
 async def test_program_defaults_are_public_and_staff_edit_them_audited(client, app_state, db):
@@ -167,44 +177,49 @@ async def test_direct_join_and_invite_only(client, app_state):
     assert me["upline"] == {"id": first["id"]} and me["depth"] == 1
 
 
-async def test_purchase_threshold_says_what_is_missing(client, app_state, db):
+async def test_purchase_threshold_says_what_is_missing(client, app_state):
     admin = (await staff(client, app_state, {"MANAGE_DISTRIBUTORS"}))["accessToken"]
+    for wrong, code in ((encode_global_id("Product", 77), "NOT_FOUND"), (encode_global_id("Grade", 77), "INVALID")):
+        data = await client.execute(PROGRAM_UPDATE, {"input": {"thresholdProductId": wrong}}, token=admin)
+        assert [(e["field"], e["code"]) for e in data["distributorProgramUpdate"]["userErrors"]] == [
+            ("thresholdProductId", code)]
+    tea = await make_sku(client, app_state, price_fen=3000, title="龙井茶")
+    teapot = await make_sku(client, app_state, price_fen=12000, title="茶具")
     await set_program(client, admin, joinMode="PURCHASE_THRESHOLD", thresholdSales="100.00", thresholdOrders=2,
-                      thresholdProductId=77, thresholdMode="ALL")
+                      thresholdProductId=tea["product_gid"], thresholdMode="ALL")
+    program = (await client.execute("{ distributorProgram { thresholdProductId } }"))["distributorProgram"]
+    assert program["thresholdProductId"] == tea["product_gid"]
+    tea_pk = decode_global_id(tea["product_gid"])[1]
     customer = await register(client)
     token = customer["accessToken"]
-    user_id = decode_global_id(customer["user"]["id"])[1]
     payload = (await client.execute(APPLY, {"input": {"agreementVersion": "1"}}, token=token))["distributorApply"]
     assert payload["userErrors"] == [{"field": None, "code": "THRESHOLD_NOT_MET", "message":
         "To join, spend 100.00 more (completed purchases 0.00 of 100.00) and complete 2 more order(s) (0 of 2) "
-        "and buy product 77."}]
-    # Completed orders written through a fixture until the orders issue feeds these figures.
-    db.add(CustomerStats(user_id=user_id, completed_sales_fen=12000, completed_orders=1))
-    await db.commit()
+        f"and buy product {tea_pk}."}]
+    # A paid order counts only once it is completed.
+    paid = await place_and_pay(client, token, teapot)
+    payload = (await client.execute(APPLY, {"input": {"agreementVersion": "1"}}, token=token))["distributorApply"]
+    assert payload["userErrors"][0]["code"] == "THRESHOLD_NOT_MET"
+    await ship_and_receive(client, await back_office(client, app_state), token, paid["id"])
     payload = (await client.execute(APPLY, {"input": {"agreementVersion": "1"}}, token=token))["distributorApply"]
     assert payload["userErrors"][0]["message"] == (
-        "To join, complete 1 more order(s) (1 of 2) and buy product 77.")
-    stats = await db.get(CustomerStats, user_id)
-    stats.completed_orders = 2
-    db.add(CustomerPurchasedProduct(user_id=user_id, product_id=77))
-    await db.commit()
+        f"To join, complete 1 more order(s) (1 of 2) and buy product {tea_pk}.")
+    await completed_order(client, app_state, token, tea)
     payload = (await client.execute(APPLY, {"input": {"agreementVersion": "1"}}, token=token))["distributorApply"]
     assert payload["userErrors"] == []
     assert payload["application"]["status"] == "APPROVED"
     assert payload["application"]["distributor"]["status"] == "ACTIVE"
 
 
-async def test_purchase_threshold_any_mode(client, app_state, db):
+async def test_purchase_threshold_any_mode(client, app_state):
     admin = (await staff(client, app_state, {"MANAGE_DISTRIBUTORS"}))["accessToken"]
     await set_program(client, admin, joinMode="PURCHASE_THRESHOLD", thresholdSales="100.00", thresholdOrders=3)
     customer = await register(client)
-    user_id = decode_global_id(customer["user"]["id"])[1]
     payload = (await client.execute(APPLY, {"input": {"agreementVersion": "1"}}, token=customer["accessToken"])
                )["distributorApply"]
     assert payload["userErrors"][0]["message"] == (
         "To join, spend 100.00 more (completed purchases 0.00 of 100.00) or complete 3 more order(s) (0 of 3).")
-    db.add(CustomerStats(user_id=user_id, completed_sales_fen=10000, completed_orders=1))
-    await db.commit()
+    await completed_order(client, app_state, customer["accessToken"], await make_sku(client, app_state, price_fen=10000))
     payload = (await client.execute(APPLY, {"input": {"agreementVersion": "1"}}, token=customer["accessToken"])
                )["distributorApply"]
     assert payload["application"]["status"] == "APPROVED"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from services import region
+from tests.factories import set_program, staff
 from tests.order_support import (
     PAY,
     RECORDS,
@@ -14,9 +18,13 @@ from tests.order_support import (
     finance,
     grade,
     make_sku,
+    pk,
     place,
     place_and_pay,
+    settle_now,
+    ship_and_receive,
 )
+from tests.withdrawal_support import CARD, add, request
 
 STATUS = """
 mutation($input: DistributorStatusInput!) { distributorStatusUpdate(input: $input) { userErrors { code message } } }"""
@@ -46,7 +54,7 @@ async def test_worked_example_from_the_seeds(client, app_state):
                                                       "reason": "示例"}}, token=admin)
     assert moved["distributorGradeSet"]["userErrors"] == []
     e = await customer_of(client, d)
-    sku = await make_sku(app_state, price_fen=9999)
+    sku = await make_sku(client, app_state, price_fen=9999)
     order = await place_and_pay(client, e["accessToken"], sku, quantity=2)
     assert order["total"] == "199.98" and order["attributionSource"] == "BINDING"
     assert order["attributedDistributorId"] == d["id"]
@@ -85,7 +93,7 @@ async def test_inactive_beneficiary_is_skipped_and_nobody_moves_up(client, app_s
                                                      "reason": "违规"}}, token=admin)
     assert frozen["distributorStatusUpdate"]["userErrors"] == []
     e = await customer_of(client, d)
-    order = await place_and_pay(client, e["accessToken"], await make_sku(app_state, price_fen=10000))
+    order = await place_and_pay(client, e["accessToken"], await make_sku(client, app_state, price_fen=10000))
     records = await _records(client, await finance(client, app_state), order["id"])
     assert sorted((r["tier"], r["beneficiaryId"], r["amount"]) for r in records) == [
         (1, d["id"], "10.00"), (3, b["id"], "2.00")]
@@ -98,7 +106,7 @@ async def test_cap_cuts_shares_in_tier_order_and_records_the_cut(client, app_sta
                                    "userErrors { code } } }", token=money)
     assert updated["commissionSettingsUpdate"]["settings"] == {"cap": 1200}
     e = await customer_of(client, d)
-    order = await place_and_pay(client, e["accessToken"], await make_sku(app_state, price_fen=10000))
+    order = await place_and_pay(client, e["accessToken"], await make_sku(client, app_state, price_fen=10000))
     records = {r["tier"]: (r["gross"], r["capped"], r["amount"]) for r in await _records(client, money, order["id"])}
     # cap 12% of 100.00 = 12.00: tier 1 gets 10.00, tier 2 is cut from 5.00 to 2.00, tier 3 gets nothing.
     assert records == {1: ("10.00", "0.00", "10.00"), 2: ("5.00", "3.00", "2.00"), 3: ("2.00", "2.00", "0.00")}
@@ -106,11 +114,9 @@ async def test_cap_cuts_shares_in_tier_order_and_records_the_cut(client, app_sta
 
 async def test_program_depth_limits_tiers(client, app_state):
     admin, (a, b, c, d) = await chain(client, app_state, 4)
-    from tests.factories import set_program
-
     await set_program(client, admin, commissionDepth=1)
     e = await customer_of(client, d)
-    order = await place_and_pay(client, e["accessToken"], await make_sku(app_state, price_fen=10000))
+    order = await place_and_pay(client, e["accessToken"], await make_sku(client, app_state, price_fen=10000))
     records = await _records(client, await finance(client, app_state), order["id"])
     assert [(r["tier"], r["beneficiaryId"]) for r in records] == [(1, d["id"])]
 
@@ -120,7 +126,7 @@ async def test_self_purchase_with_discount_below_band_floor(client, app_state):
     gold = await grade(client, admin, name="金牌", level=2, tier1Rate=1000, tier2Rate=500, discount=2000)
     await client.execute(SET_GRADE, {"input": {"distributorId": b["id"], "gradeId": gold, "reason": "示例"}},
                          token=admin)
-    sku = await make_sku(app_state, price_fen=10000, band=(9000, 12000))
+    sku = await make_sku(client, app_state, price_fen=10000, band=(9000, 12000))
     order = await place_and_pay(client, b["token"], sku, quantity=1)
     # 20% off 100.00 is 80.00, 10.00 below the band floor of 90.00: B covers it from their commission.
     assert order["attributionSource"] == "SELF_PURCHASE"
@@ -136,52 +142,31 @@ async def test_share_token_attribution_wins_over_binding(client, app_state):
                                 token=a["token"])
     token = link["shareLinkCreate"]["shareLink"]["token"]
     e = await customer_of(client, b)
-    order = await place_and_pay(client, e["accessToken"], await make_sku(app_state, price_fen=5000), shareToken=token)
+    order = await place_and_pay(client, e["accessToken"], await make_sku(client, app_state, price_fen=5000), shareToken=token)
     assert order["attributionSource"] == "SHARE_TOKEN" and order["attributedDistributorId"] == a["id"]
 
 
 async def test_refund_after_settlement_creates_debt_that_future_commission_repays(client, app_state):
-    from datetime import timedelta
-
-    from models.base import utcnow
-    from services import commission
-
-    admin, (a, b) = await chain(client, app_state, 2)
+    admin, (a, b) = await chain(client, app_state, 2, real_name="张三")
     money = await finance(client, app_state)
     e = await customer_of(client, b)
-    sku = await make_sku(app_state, price_fen=10000)
+    sku = await make_sku(client, app_state, price_fen=10000)
     order = await place_and_pay(client, e["accessToken"], sku)
-    await client.execute("mutation($i: ShipOrderInput!) { shipOrder(input: $i) { userErrors { code } } }",
-                         {"i": {"orderId": order["id"], "carrier": "顺丰", "trackingNumber": "SF1"}}, token=money)
-    await client.execute("mutation($id: ID!) { confirmReceipt(orderId: $id) { userErrors { code } } }",
-                         {"id": order["id"]}, token=e["accessToken"])
-    async with app_state.sessionmaker() as session:
-        assert await commission.settle_due(session, utcnow() + timedelta(days=8)) == 2
-        await session.commit()
+    await ship_and_receive(client, money, e["accessToken"], order["id"])
+    assert await settle_now(client, money) == 2
     wallet = (await client.execute(WALLET, token=b["token"]))["wallet"]
     assert (wallet["frozen"], wallet["available"]) == ("0.00", "10.00")
     # B asks to withdraw it all; then a full refund claws back 10.00 that is no longer available.
-    from models.wallet import LedgerKind
-    from services import ledger
-    from tests.order_support import pk
-
-    async with app_state.sessionmaker() as session:
-        await ledger.post(session, user_id=pk(b["user_id"]), kind=LedgerKind.WITHDRAWAL_REQUESTED,
-                          deltas=ledger.Deltas(available=-1000, withdrawing=1000), idempotency_key="w1")
-        await session.commit()
+    assert (await add(client, b["token"], **CARD))["userErrors"] == []
+    assert (await request(client, b["token"], "10.00"))["withdrawal"]["status"] == "REQUESTED"
     await _refund(client, e["accessToken"], money, order["items"][0]["id"], "100.00")
     wallet = (await client.execute(WALLET, token=b["token"]))["wallet"]
     assert (wallet["available"], wallet["withdrawing"], wallet["debt"], wallet["totalEarned"]) == (
         "0.00", "10.00", "10.00", "0.00")
     # The next commission B earns repays the debt before anything becomes available.
     second = await place_and_pay(client, e["accessToken"], sku, quantity=2)
-    await client.execute("mutation($i: ShipOrderInput!) { shipOrder(input: $i) { userErrors { code } } }",
-                         {"i": {"orderId": second["id"], "carrier": "顺丰", "trackingNumber": "SF2"}}, token=money)
-    await client.execute("mutation($id: ID!) { confirmReceipt(orderId: $id) { userErrors { code } } }",
-                         {"id": second["id"]}, token=e["accessToken"])
-    async with app_state.sessionmaker() as session:
-        assert await commission.settle_due(session, utcnow() + timedelta(days=8)) == 2
-        await session.commit()
+    await ship_and_receive(client, money, e["accessToken"], second["id"])
+    assert await settle_now(client, money) == 2
     wallet = (await client.execute(WALLET, token=b["token"]))["wallet"]
     assert (wallet["frozen"], wallet["available"], wallet["debt"]) == ("0.00", "10.00", "0.00")
 
@@ -190,7 +175,7 @@ async def test_payment_refusals(client, app_state):
     admin, (a,) = await chain(client, app_state, 1)
     e = await customer_of(client, a)
     other = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000, stock=1)
+    sku = await make_sku(client, app_state, price_fen=1000, stock=1)
     placed = await place(client, e["accessToken"], sku)
     order_id = placed["order"]["id"]
     stranger = (await client.execute(PAY, {"input": {"orderId": order_id}}, token=other["accessToken"]))["payOrder"]
@@ -214,11 +199,7 @@ mutation($input: RegionalAgentReviewInput!) { regionalAgentReview(input: $input)
 
 
 async def test_regional_agent_earns_and_sees_orders_shipped_into_the_region(client, app_state):
-    from datetime import date, timedelta
-
-    from services import region
-
-    async with app_state.sessionmaker() as session:
+    async with app_state.sessionmaker() as session:  # reference data: the API has no way in
         await region.load_regions(session)
         await session.commit()
     admin, (a, b) = await chain(client, app_state, 2)
@@ -230,7 +211,7 @@ async def test_regional_agent_earns_and_sees_orders_shipped_into_the_region(clie
         "endsOn": (today + timedelta(days=365)).isoformat()}}, token=admin)
     assert reviewed["regionalAgentReview"]["userErrors"] == []
     buyer = await customer_of(client, b)
-    order = await place_and_pay(client, buyer["accessToken"], await make_sku(app_state, price_fen=10000))
+    order = await place_and_pay(client, buyer["accessToken"], await make_sku(client, app_state, price_fen=10000))
     records = {(r["kind"], r["beneficiaryId"]): r["amount"]
                for r in await _records(client, await finance(client, app_state), order["id"])}
     assert records == {("TIER", b["id"]): "10.00", ("TIER", a["id"]): "5.00", ("REGION", a["id"]): "1.00"}
@@ -248,7 +229,7 @@ async def test_completion_feeds_grade_upgrades(client, app_state):
     admin, (a, b) = await chain(client, app_state, 2)
     await grade(client, admin, name="银牌", level=2, tier1Rate=1200, minPersonalSales="100.00")
     buyer = await customer_of(client, b)
-    order = await place_and_pay(client, buyer["accessToken"], await make_sku(app_state, price_fen=10000))
+    order = await place_and_pay(client, buyer["accessToken"], await make_sku(client, app_state, price_fen=10000))
     me = "{ myDistributor { grade { name } personalSales } }"
     assert (await client.execute(me, token=b["token"]))["myDistributor"]["grade"]["name"] == "普通"
     money = await finance(client, app_state)
@@ -263,18 +244,14 @@ async def test_completion_feeds_grade_upgrades(client, app_state):
 
 
 async def test_product_override_fixed_per_unit_and_the_ledger_by_kind(client, app_state):
-    from core.ids import encode_global_id
-    from tests.factories import staff
-    from tests.order_support import pk
-
     admin, (a, b) = await chain(client, app_state, 2)
     grades = (await client.execute("{ grades { id level } }"))["grades"]
     ordinary = next(g["id"] for g in grades if g["level"] == 1)
-    sku = await make_sku(app_state, price_fen=10000)
+    sku = await make_sku(client, app_state, price_fen=10000)
     catalog = (await staff(client, app_state, {"MANAGE_CATALOG"}))["accessToken"]
     rules = await client.execute(
         "mutation($i: ProductCommissionRulesInput!) { productCommissionRulesSet(input: $i) { userErrors { code message } } }",
-        {"i": {"productId": encode_global_id("Product", sku["product_id"]),
+        {"i": {"productId": sku["product_gid"],
                "rules": [{"gradeId": ordinary, "tier": 1, "mode": "FIXED", "fixedAmount": "3.50"},
                          {"gradeId": ordinary, "tier": 2, "mode": "PERCENT", "rate": 150}]}}, token=catalog)
     assert rules["productCommissionRulesSet"]["userErrors"] == []

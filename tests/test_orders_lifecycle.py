@@ -8,14 +8,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from auth.viewer import Viewer
 from models.base import utcnow
-from models.catalog import Sku
 from models.commission import CommissionRecord
 from models.order import Payment
 from models.wallet import LedgerEntry
-from services import commission
+from services import commission, jobs
 from services import order as order_service
-from tests.factories import join
+from tests.factories import back_office, join
 from tests.order_support import (
     PAY,
     RECEIVE,
@@ -27,55 +27,60 @@ from tests.order_support import (
     customer_of,
     finance,
     make_sku,
+    pk,
     place,
     place_and_pay,
+    ship_and_receive,
+    sku_stock,
 )
 
 ORDER_VIEW = """
 query($first: Int, $team: Boolean) {
   distributorOrders(first: $first, includeTeam: $team) { nodes { id status buyerPhone recipient recipientPhone } }
 }"""
-
-
-async def _stock(app_state, sku) -> int:
-    async with app_state.sessionmaker() as session:
-        return (await session.get(Sku, sku["sku_id"])).stock
+ORDER_STATUS = "query($id: ID!) { node(id: $id) { ... on Order { status } } }"
+STOCK_HISTORY = "query($sku: ID!) { stockAdjustments(skuId: $sku, first: 10) { nodes { delta orderId } } }"
 
 
 async def test_placing_twice_with_one_key_returns_the_first_order(client, app_state):
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000, stock=5)
+    sku = await make_sku(client, app_state, price_fen=1000, stock=5)
     first = await place(client, buyer["accessToken"], sku, 2, idempotencyKey="cart-1")
     second = await place(client, buyer["accessToken"], sku, 2, idempotencyKey="cart-1")
     assert first["order"]["id"] == second["order"]["id"]
-    assert await _stock(app_state, sku) == 3
+    assert await sku_stock(client, app_state, sku) == 3
 
 
 async def test_stock_is_reserved_refused_and_released(client, app_state):
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000, stock=3)
+    sku = await make_sku(client, app_state, price_fen=1000, stock=3)
     placed = await place(client, buyer["accessToken"], sku, 3)
-    assert placed["userErrors"] == [] and await _stock(app_state, sku) == 0
+    assert placed["userErrors"] == [] and await sku_stock(client, app_state, sku) == 0
     refused = await place(client, buyer["accessToken"], sku, 1)
     assert refused["order"] is None and refused["userErrors"][0]["code"] == "OUT_OF_STOCK"
     cancelled = await client.execute("mutation($id: ID!) { cancelOrder(orderId: $id, reason: \"改主意\") "
                                      "{ order { status cancelReason } userErrors { code } } }",
                                      {"id": placed["order"]["id"]}, token=buyer["accessToken"])
     assert cancelled["cancelOrder"]["order"] == {"status": "CANCELLED", "cancelReason": "改主意"}
-    assert await _stock(app_state, sku) == 3
+    assert await sku_stock(client, app_state, sku) == 3
+    history = (await client.execute(STOCK_HISTORY, {"sku": sku["sku_gid"]},
+                                    token=await back_office(client, app_state)))["stockAdjustments"]["nodes"]
+    # Newest first: the release on cancelling, the reservation, the initial stock. The order is a global id.
+    assert [(h["delta"], h["orderId"]) for h in history] == [
+        (3, placed["order"]["id"]), (-3, placed["order"]["id"]), (3, None)]
 
 
 async def test_unpaid_orders_expire_and_release_stock(client, app_state):
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000, stock=2)
+    sku = await make_sku(client, app_state, price_fen=1000, stock=2)
     placed = await place(client, buyer["accessToken"], sku, 2)
     async with app_state.sessionmaker() as session:
         assert await order_service.expire_unpaid(session, utcnow() + timedelta(minutes=31)) == 1
         await session.commit()
-    assert await _stock(app_state, sku) == 2
+    assert await sku_stock(client, app_state, sku) == 2
     paid = (await client.execute(PAY, {"input": {"orderId": placed["order"]["id"]}},
                                  token=buyer["accessToken"]))["payOrder"]
     assert paid["userErrors"][0]["code"] == "INVALID_STATE"
@@ -84,7 +89,7 @@ async def test_unpaid_orders_expire_and_release_stock(client, app_state):
 async def test_place_order_refusals(client, app_state):
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000)
+    sku = await make_sku(client, app_state, price_fen=1000)
     assert (await place(client, buyer["accessToken"], sku, 0))["userErrors"][0]["code"] == "INVALID"
     bad = await place(client, buyer["accessToken"], {"sku_gid": "U2t1Ojk5OTk"}, 1)  # Sku:9999
     assert bad["userErrors"][0]["code"] == "NOT_FOUND"
@@ -100,25 +105,14 @@ async def test_place_order_refusals(client, app_state):
 async def _pending_payment(client, app_state):
     _, (a, b) = await chain(client, app_state, 2)
     buyer = await customer_of(client, b)
-    sku = await make_sku(app_state, price_fen=12345)
+    sku = await make_sku(client, app_state, price_fen=12345)
     placed = await place(client, buyer["accessToken"], sku)
+    # payOrder's sandbox answers at once; a payment still waiting for its callback needs the service.
     async with app_state.sessionmaker() as session:
         order, payment = await order_service.start_payment(
-            session, _viewer(placed, buyer), app_state.payments, order_id=_pk(placed["order"]["id"]))
+            session, Viewer(user_id=pk(buyer["user"]["id"])), app_state.payments, order_id=pk(placed["order"]["id"]))
         await session.commit()
     return placed["order"], payment
-
-
-def _pk(global_id):
-    from core.ids import decode_global_id
-
-    return decode_global_id(global_id)[1]
-
-
-def _viewer(_placed, buyer):
-    from auth.viewer import Viewer
-
-    return Viewer(user_id=_pk(buyer["user"]["id"]))
 
 
 async def test_callback_endpoint_verifies_and_is_idempotent(client, app_state):
@@ -142,13 +136,10 @@ async def test_callback_endpoint_verifies_and_is_idempotent(client, app_state):
 async def test_concurrent_duplicate_callbacks_write_one_set_of_entries(client, app_state):
     order, payment = await _pending_payment(client, app_state)
     body, signature = app_state.payments.callback_body(payment.provider_ref, payment.amount_fen, True)
-
-    async def callback():
-        async with app_state.writer_sessionmaker() as session:
-            await order_service.handle_payment_callback(session, app_state.payments, body, signature)
-            await session.commit()
-
-    await asyncio.gather(*(callback() for _ in range(8)))
+    responses = await asyncio.gather(*(
+        client.http.post("/callbacks/payment/sandbox", content=body, headers={"x-signature": signature})
+        for _ in range(8)))
+    assert [r.json() for r in responses] == [{"ok": True, "status": "SUCCEEDED"}] * 8
     async with app_state.sessionmaker() as session:
         records = (await session.scalars(select(CommissionRecord))).all()
         entries = await session.scalar(select(func.count()).select_from(LedgerEntry))
@@ -162,7 +153,7 @@ async def test_who_sees_which_orders(client, app_state):
     admin, (a, b, c) = await chain(client, app_state, 3)
     stranger = await join(client, nickname="Z")  # a distributor outside that team
     buyer = await customer_of(client, c)
-    order = await place_and_pay(client, buyer["accessToken"], await make_sku(app_state, price_fen=5000))
+    order = await place_and_pay(client, buyer["accessToken"], await make_sku(client, app_state, price_fen=5000))
     mine = (await client.execute("{ myOrders { nodes { id buyerPhone recipientPhone } } }",
                                  token=buyer["accessToken"]))["myOrders"]["nodes"]
     assert mine == [{"id": order["id"], "buyerPhone": buyer["user"]["phone"], "recipientPhone": "13911112222"}]
@@ -190,7 +181,7 @@ async def test_shipping_receiving_and_refund_refusals(client, app_state):
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
     staff_token = await finance(client, app_state)
-    sku = await make_sku(app_state, price_fen=2000)
+    sku = await make_sku(client, app_state, price_fen=2000)
     unpaid = (await place(client, buyer["accessToken"], sku))["order"]
     ship = {"input": {"orderId": unpaid["id"], "carrier": "顺丰", "trackingNumber": "SF9"}}
     assert (await client.execute(SHIP, ship, token=a["token"]))["shipOrder"]["userErrors"][0]["code"] == "FORBIDDEN"
@@ -230,7 +221,7 @@ async def test_completion_by_job_and_periodic_settlement_with_statements(client,
                                 "{ settings { settlementMode afterSaleDays } } }", token=staff_token)
     assert mode["commissionSettingsUpdate"]["settings"] == {"settlementMode": "PERIODIC", "afterSaleDays": 7}
     buyer = await customer_of(client, b)
-    sku = await make_sku(app_state, price_fen=10000)
+    sku = await make_sku(client, app_state, price_fen=10000)
     order = await place_and_pay(client, buyer["accessToken"], sku)
     await client.execute(SHIP, {"input": {"orderId": order["id"], "carrier": "EMS", "trackingNumber": "E1"}},
                          token=staff_token)
@@ -263,7 +254,7 @@ async def test_concurrent_settlement_runs_settle_once(client, app_state):
     _, (a, b) = await chain(client, app_state, 2)
     staff_token = await finance(client, app_state)
     buyer = await customer_of(client, b)
-    sku = await make_sku(app_state, price_fen=10000)
+    sku = await make_sku(client, app_state, price_fen=10000)
     for _ in range(3):
         order = await place_and_pay(client, buyer["accessToken"], sku)
         await client.execute(SHIP, {"input": {"orderId": order["id"], "carrier": "EMS", "trackingNumber": "E"}},
@@ -288,15 +279,28 @@ async def test_concurrent_settlement_runs_settle_once(client, app_state):
 
 
 async def test_scheduled_jobs_run_together(client, app_state):
-    from services import jobs
-
-    _, (a,) = await chain(client, app_state, 1)
+    _, (a,) = await chain(client, app_state, 1, protectionDays=1)
+    staff_token = await finance(client, app_state)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000, stock=1)
-    await place(client, buyer["accessToken"], sku)
-    done = await jobs.run_all(app_state.sessionmaker, utcnow() + timedelta(hours=1))
-    assert done["expire_unpaid_orders"] == 1
-    assert all(count >= 0 for count in done.values()), done
-    assert await _stock(app_state, sku) == 1
-    again = await jobs.run_all(app_state.sessionmaker, utcnow() + timedelta(hours=1))
-    assert again["expire_unpaid_orders"] == 0
+    sku = await make_sku(client, app_state, price_fen=1000, stock=3)
+    unpaid = (await place(client, buyer["accessToken"], sku))["order"]
+    shipped = await place_and_pay(client, buyer["accessToken"], sku)
+    await client.execute(SHIP, {"input": {"orderId": shipped["id"], "carrier": "EMS", "trackingNumber": "E1"}},
+                         token=staff_token)
+    received = await place_and_pay(client, buyer["accessToken"], sku)
+    await ship_and_receive(client, staff_token, buyer["accessToken"], received["id"])
+    later = utcnow() + timedelta(days=11)
+    done = await jobs.run_all(app_state.sessionmaker, later)
+    # The unpaid order expires, the shipped one completes (10 days), the received one's commission
+    # settles (7 days after completion), the one-day binding ends; no grade or agent term is due.
+    assert done == {"expire_unpaid_orders": 1, "complete_shipped_orders": 1, "settle_commission": 1,
+                    "release_expired_bindings": 1, "grade_upgrades": 0, "end_agent_terms": 0}
+    statuses = [(await client.execute(ORDER_STATUS, {"id": o["id"]}, token=buyer["accessToken"]))["node"]["status"]
+                for o in (unpaid, shipped, received)]
+    assert statuses == ["CANCELLED", "COMPLETED", "COMPLETED"]
+    assert await sku_stock(client, app_state, sku) == 1
+    wallet = (await client.execute(WALLET, token=a["token"]))["wallet"]
+    assert (wallet["frozen"], wallet["available"]) == ("1.00", "1.00")
+    assert (await client.execute("{ customerBinding { source } }", token=buyer["accessToken"]))["customerBinding"] is None
+    again = await jobs.run_all(app_state.sessionmaker, later)
+    assert again == dict.fromkeys(done, 0)

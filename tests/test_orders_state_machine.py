@@ -5,40 +5,77 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import func, select, text
 
+from app import build_app
 from auth.permissions import Permission
 from auth.viewer import Viewer
+from core.config import Settings
 from core.db import create_engine, create_sessionmaker
-from models.account import User
-from models.catalog import Product, Sku
+from models.base import utcnow
 from models.commission import CommissionRecord
-from models.network import Distributor, DistributorStatus, Grade
-from models.order import Channel, OrderItem, OrderStatus
+from models.order import Channel, OrderItem, OrderStatus, Payment, PaymentStatus
 from models.wallet import Wallet
 from services import commission, ledger
-from services import network as network_service
 from services import order as order_service
 from services.payment import SandboxPaymentProvider
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+from server.state import AppState
+from tests.databases import ON_POSTGRES, TEST_DATABASE_URL
+from tests.factories import back_office
+from tests.order_support import chain, customer_of, make_sku, pk
+from tests.support import GraphQLClient
 
 SHIPPING = order_service.Shipping(None, None, None, "address", "recipient", "13900000000")
-# User 1 exists in every run (the first of the chain) and acts as staff for shipping and refunds.
-STAFF = Viewer(user_id=1, is_staff=True, permissions=frozenset(Permission))
+
+
+@dataclass(frozen=True)
+class Arranged:
+    sku_id: int
+    buyer_id: int
+    staff_id: int
+
+
+async def arrange(app_settings: Settings) -> Arranged:
+    """Through the API: a chain of four distributors (tiers 10%, 5%, 2%), a customer bound to the
+    last one, a product at 33.33, and a staff member with every permission."""
+    state = AppState.create(app_settings)
+    try:
+        async with GraphQLClient.open(build_app(state=state)) as client:
+            _, members = await chain(client, state, 4)
+            buyer = await customer_of(client, members[-1])
+            sku = await make_sku(client, state, price_fen=3333, stock=10_000)
+            admin = await client.execute("{ viewer { user { id } } }", token=await back_office(client, state))
+    finally:
+        await state.close()
+    return Arranged(sku_id=sku["sku_id"], buyer_id=pk(buyer["user"]["id"]), staff_id=pk(admin["viewer"]["user"]["id"]))
+
+
+async def empty_postgres(maker) -> None:
+    async with maker() as session:
+        tables = (await session.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename<>'alembic_version'"
+        ))).scalars().all()
+        await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        await session.commit()
 
 
 class OrdersMachine(RuleBasedStateMachine):
-    database_url: str = ""
+    app_settings: Settings
+    # Set when each example's database is a copy of one arranged already (SQLite); otherwise
+    # (PostgreSQL, one database) every example empties it and arranges it again.
+    arranged: Arranged | None = None
 
     def __init__(self):
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.engine = create_engine(self.database_url)
+        self.engine = create_engine(self.app_settings.database_url)
         self.maker = create_sessionmaker(self.engine)
         self.payments = SandboxPaymentProvider("state-machine")
         self.now = None
@@ -53,49 +90,16 @@ class OrdersMachine(RuleBasedStateMachine):
 
     @initialize()
     def network(self):
-        async def setup():
-            async with self.maker() as session:
-                if ON_POSTGRES:
-                    tables = (await session.execute(text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename<>'alembic_version'"
-                    ))).scalars().all()
-                    await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-                program = network_service.default_program()
-                program.commission_depth = 3
-                session.add(program)
-                grade = Grade(name="g", level=1, tier1_rate_bps=1000, tier2_rate_bps=500, tier3_rate_bps=300)
-                session.add(grade)
-                users = [User(nickname=f"u{i}") for i in range(5)]
-                session.add_all(users)
-                await session.flush()
-                path = "/"
-                parent = None
-                for user in users[:4]:
-                    d = Distributor(user_id=user.id, status=DistributorStatus.ACTIVE, grade_id=grade.id,
-                                    parent_id=parent.id if parent else None, depth=0, path=None)
-                    session.add(d)
-                    await session.flush()
-                    path = f"{path}{d.id}/"
-                    d.path, d.depth = path, path.count("/") - 2
-                    parent = d
-                self.last_distributor = parent.id
-                product = Product(title="p", on_shelf=True, distributable=True, image_urls=[])
-                session.add(product)
-                await session.flush()
-                sku = Sku(product_id=product.id, code="S", attributes={}, price_fen=3333, stock=10_000)
-                session.add(sku)
-                await session.flush()
-                self.sku_id, self.buyer = sku.id, Viewer(user_id=users[4].id)
-                from models.network import CustomerBinding, ShareKind
+        async def setup() -> Arranged:
+            if self.arranged is not None:
+                return self.arranged
+            await empty_postgres(self.maker)
+            return await arrange(self.app_settings)
 
-                session.add(CustomerBinding(customer_id=users[4].id, distributor_id=parent.id,
-                                            source=ShareKind.INVITE_CODE))
-                await session.commit()
-                from models.base import utcnow
-
-                self.now = utcnow()
-
-        self.run(setup())
+        arranged = self.run(setup())
+        self.sku_id, self.buyer = arranged.sku_id, Viewer(user_id=arranged.buyer_id)
+        self.staff = Viewer(user_id=arranged.staff_id, is_staff=True, permissions=frozenset(Permission))
+        self.now = utcnow()
 
     @rule(quantity=st.integers(1, 5), outcome=st.sampled_from(["SUCCEED", "CALLBACK_TWICE", "FAIL"]))
     def buy(self, quantity, outcome):
@@ -119,8 +123,6 @@ class OrdersMachine(RuleBasedStateMachine):
         order_id = data.draw(st.sampled_from(self.orders))
 
         async def go():
-            from models.order import Payment, PaymentStatus
-
             async with self.maker() as session:
                 payment = await session.scalar(select(Payment).where(
                     Payment.order_id == order_id, Payment.status == PaymentStatus.SUCCEEDED))
@@ -139,7 +141,7 @@ class OrdersMachine(RuleBasedStateMachine):
             async with self.maker() as session:
                 order = await session.get(order_service.Order, order_id)
                 if order.status == OrderStatus.PAID:
-                    await order_service.ship(session, STAFF, order_id=order_id, carrier="c", tracking_number="t")
+                    await order_service.ship(session, self.staff, order_id=order_id, carrier="c", tracking_number="t")
                     await order_service.confirm_receipt(session, self.buyer, order_id=order_id)
                 await session.commit()
 
@@ -158,7 +160,7 @@ class OrdersMachine(RuleBasedStateMachine):
                     return
                 refund = await order_service.request_refund(session, self.buyer, order_item_id=item.id,
                                                             amount_fen=amount, reason="r")
-                await order_service.review_refund(session, STAFF, refund_id=refund.id, approve=True, note=None)
+                await order_service.review_refund(session, self.staff, refund_id=refund.id, approve=True, note=None)
                 await session.commit()
 
         self.run(go())
@@ -205,17 +207,26 @@ class OrdersMachine(RuleBasedStateMachine):
         self.run(check())
 
 
-def test_orders_and_money_state_machine(migrated_template, tmp_path):
+def test_orders_and_money_state_machine(migrated_template, settings, tmp_path):
     counter = iter(range(10_000))
+    app_settings = replace(settings, redis_url=None)
+    if ON_POSTGRES:
+        OrdersMachine.app_settings, OrdersMachine.arranged = replace(app_settings, database_url=TEST_DATABASE_URL), None
+    else:
+        arranged_copy = tmp_path / "arranged.db"
+        shutil.copy(migrated_template, arranged_copy)
+        OrdersMachine.arranged = asyncio.run(arrange(replace(app_settings,
+                                                            database_url=f"sqlite+aiosqlite:///{arranged_copy}")))
 
     def factory():
-        if ON_POSTGRES:
-            OrdersMachine.database_url = TEST_DATABASE_URL
-        else:
+        if not ON_POSTGRES:
             path = tmp_path / f"machine-{next(counter)}.db"
-            shutil.copy(migrated_template, path)
-            OrdersMachine.database_url = f"sqlite+aiosqlite:///{path}"
+            shutil.copy(arranged_copy, path)
+            OrdersMachine.app_settings = replace(app_settings, database_url=f"sqlite+aiosqlite:///{path}")
         return OrdersMachine()
 
-    run_state_machine_as_test(factory, settings=settings(max_examples=12, stateful_step_count=12, deadline=None,
-                                                         suppress_health_check=list(HealthCheck)))
+    # An eighth of the profile's examples (12 by default), each on its own database; the steps per
+    # example come from the profile.
+    budget = hypothesis_settings(max_examples=hypothesis_settings.default.max_examples // 8, deadline=None,
+                                 suppress_health_check=list(HealthCheck))
+    run_state_machine_as_test(factory, settings=budget)

@@ -18,7 +18,7 @@ async def _events(db, event_type: str) -> list[OutboxEvent]:
 async def test_order_commission_and_wallet_events_reach_their_audience(client, app_state, db):
     _, (a, b) = await chain(client, app_state, 2)
     buyer = await customer_of(client, b)
-    order = await place_and_pay(client, buyer["accessToken"], await make_sku(app_state, price_fen=10000))
+    order = await place_and_pay(client, buyer["accessToken"], await make_sku(client, app_state, price_fen=10000))
     orders = await _events(db, "order.updated")
     assert [e.payload["change"] for e in orders] == ["placed", "paid"]
     assert all(e.subject_id == pk(order["id"]) for e in orders)
@@ -34,7 +34,7 @@ async def test_order_commission_and_wallet_events_reach_their_audience(client, a
 async def test_a_failed_mutation_leaves_no_event(client, app_state, db):
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=1000, stock=0)
+    sku = await make_sku(client, app_state, price_fen=1000, stock=0)
     from tests.order_support import place
 
     refused = await place(client, buyer["accessToken"], sku)

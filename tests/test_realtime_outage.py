@@ -17,11 +17,11 @@ import redis
 
 from core.ids import decode_global_id
 from realtime.outbox import WALLET_UPDATED, emit
-from tests.conftest import TEST_REDIS_URL
+from tests.databases import TEST_REDIS_URL
 from tests.factories import register
-from tests.support import GraphQLClient
-from tests.test_realtime_subscriptions import live, wait_for_subscribers
 from tests.processes import free_port
+from tests.realtime_support import live, wait_for_subscribers
+from tests.support import GraphQLClient
 
 WALLET = "subscription($after: String) { walletUpdated(after: $after) { cursor subjectId data } }"
 

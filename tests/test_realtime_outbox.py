@@ -21,7 +21,7 @@ from realtime.outbox import (
 )
 from realtime.relay import RelayBusy
 from realtime.streams import live_events
-from tests.conftest import ON_POSTGRES
+from tests.databases import ON_POSTGRES
 
 
 async def emit_one(state, event_type=ORDER_UPDATED, audience=(1,), subject_id=1, payload=None) -> int:

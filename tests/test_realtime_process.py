@@ -25,7 +25,7 @@ ORDERS = "subscription($after: String) { orderUpdated(after: $after) { cursor su
 @pytest.fixture
 def servers(tmp_path, database_url, redis_url):
     """[A, B] on PostgreSQL + Redis; [A] alone on SQLite."""
-    from tests.conftest import ON_POSTGRES
+    from tests.databases import ON_POSTGRES
 
     url = database_url if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
     env = server_env(url, redis_url, tmp_path)

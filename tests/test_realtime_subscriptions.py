@@ -5,7 +5,6 @@ or duplicate, and an expired token ends the subscription."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 import pytest
@@ -16,6 +15,7 @@ from auth.tokens import issue_access_token
 from core.ids import encode_global_id
 from realtime.outbox import COMMISSION_UPDATED, ORDER_UPDATED, WALLET_UPDATED, WITHDRAWAL_UPDATED, emit
 from tests.factories import register, staff
+from tests.realtime_support import live, wait_for_subscribers
 
 EVENT_FIELDS = "cursor type subjectType subjectId occurredAt data"
 ORDERS = f"subscription($after: String) {{ orderUpdated(after: $after) {{ {EVENT_FIELDS} }} }}"
@@ -35,56 +35,6 @@ def user_pk(payload) -> int:
     from core.ids import decode_global_id
 
     return decode_global_id(payload["user"]["id"])[1]
-
-
-class Live:
-    """A subscription over one WebSocket, for either protocol."""
-
-    def __init__(self, ws, protocol: str) -> None:
-        self.ws = ws
-        self.protocol = protocol
-
-    async def init(self, token: str) -> dict:
-        await self.ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        return await self.ws.receive_json()
-
-    async def subscribe(self, query: str, variables: dict | None = None, op_id: str = "1") -> None:
-        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
-        await self.ws.send_json({"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
-
-    async def receive(self, timeout: float = 5) -> dict:
-        while True:
-            message = await self.ws.receive_json(timeout=timeout)
-            if message["type"] not in ("ka", "ping", "pong"):
-                return message
-
-    async def next_event(self, timeout: float = 5) -> dict:
-        message = await self.receive(timeout)
-        assert message["type"] in ("next", "data"), message
-        assert "errors" not in message["payload"], message
-        return next(iter(message["payload"]["data"].values()))
-
-    async def nothing(self, seconds: float = 0.4) -> None:
-        with pytest.raises(TimeoutError):
-            message = await self.receive(seconds)
-            pytest.fail(f"unexpected message {message}")
-
-
-@contextlib.asynccontextmanager
-async def live(client, token: str, protocol: str = "graphql-transport-ws"):
-    async with client.websocket(protocol) as ws:
-        subscription = Live(ws, protocol)
-        ack = await subscription.init(token)
-        assert ack["type"] == "connection_ack", ack
-        yield subscription
-
-
-async def wait_for_subscribers(state, count: int) -> None:
-    for _ in range(100):
-        if len(state.hub.subscribers) >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"expected {count} live subscribers, have {len(state.hub.subscribers)}")
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
@@ -302,7 +252,7 @@ async def test_events_carry_the_subject_as_the_viewer_may_see_it(client, app_sta
 
     _, (a,) = await chain(client, app_state, 1)
     buyer = await customer_of(client, a)
-    sku = await make_sku(app_state, price_fen=2000)
+    sku = await make_sku(client, app_state, price_fen=2000)
     orders = "subscription { orderUpdated { type subject { ... on Order { id status total } } } }"
     wallets = "subscription { walletUpdated { wallet { frozen available } subject { __typename } } }"
     async with live(client, buyer["accessToken"]) as buyer_sub, live(client, a["token"]) as seller_sub:

@@ -19,7 +19,7 @@ AUDIT_DIR = ROOT / "tests" / "http_audit"
 @pytest.fixture
 def server(tmp_path, redis_url):
     """`app.py` on a fresh SQLite file (it migrates it), or on the PostgreSQL test database."""
-    from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+    from tests.databases import ON_POSTGRES, TEST_DATABASE_URL
 
     database_url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
     env = server_env(database_url, redis_url, tmp_path)

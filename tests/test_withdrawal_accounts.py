@@ -7,12 +7,8 @@ from sqlalchemy import select
 from models.audit import AuditEntry
 from models.withdrawal import PayoutAccount
 from tests.factories import register, staff, verified_distributor
+from tests.withdrawal_support import ACCOUNT_FIELDS, ADD, ALIPAY, CARD, add, codes
 
-ACCOUNT_FIELDS = "id method bankName branchName holderName accountNumber isDefault removedAt"
-ADD = f"""
-mutation($input: PayoutAccountAddInput!) {{
-  payoutAccountAdd(input: $input) {{ payoutAccount {{ {ACCOUNT_FIELDS} }} userErrors {{ field code message }} }}
-}}"""
 SET_DEFAULT = f"""
 mutation($id: ID!) {{
   payoutAccountSetDefault(id: $id) {{ payoutAccount {{ {ACCOUNT_FIELDS} }} userErrors {{ field code message }} }}
@@ -23,18 +19,6 @@ mutation($id: ID!) {{
 }}"""
 MINE = f"{{ myPayoutAccounts {{ {ACCOUNT_FIELDS} }} }}"
 NODE = "query($id: ID!) { node(id: $id) { ... on PayoutAccount { id accountNumber } } }"
-
-CARD = {"method": "BANK_CARD", "holderName": "张三", "accountNumber": "6222 0212 3456 1234",
-        "bankName": "工商银行", "branchName": "北京分行"}
-ALIPAY = {"method": "ALIPAY", "holderName": "张三", "accountNumber": "13812341234"}
-
-
-async def add(client, token, **fields) -> dict:
-    return (await client.execute(ADD, {"input": fields}, token=token))["payoutAccountAdd"]
-
-
-def codes(payload) -> list[tuple[str, str | None]]:
-    return [(e["code"], e["field"]) for e in payload["userErrors"]]
 
 
 async def test_add_bank_card_alipay_and_wechat_masked_and_encrypted(client, app_state, db):

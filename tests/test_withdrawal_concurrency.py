@@ -13,10 +13,19 @@ from sqlalchemy import func, select
 from core.db import create_engine, create_sessionmaker, writer_bind
 from models.wallet import LedgerEntry, LedgerKind
 from models.withdrawal import PayoutResultStatus, Withdrawal
-from tests.conftest import ON_POSTGRES
+from tests.databases import ON_POSTGRES
 from tests.support import GraphQLClient
-from tests.test_withdrawal_payouts import LATE_CARD, post_callback
-from tests.test_withdrawal_requests import APPROVE, REJECT, REQUEST, balanced, finance_token, funded, overview
+from tests.withdrawal_support import (
+    APPROVE,
+    LATE_CARD,
+    REJECT,
+    REQUEST,
+    balanced,
+    finance_token,
+    funded,
+    overview,
+    post_payout_callback,
+)
 
 REQUESTS = 200
 
@@ -104,7 +113,7 @@ async def test_raced_and_replayed_callbacks_change_nothing_twice(wide_client, wi
     assert paying["withdrawalApprove"]["withdrawal"]["status"] == "PAYING"
 
     statuses = [PayoutResultStatus.PAID] * 15 + [PayoutResultStatus.FAILED] * 15
-    responses = await asyncio.gather(*(post_callback(client, settings, reference, s) for s in statuses))
+    responses = await asyncio.gather(*(post_payout_callback(client, settings, reference, s) for s in statuses))
     assert all(r.status_code == 200 for r in responses)
     # One answer acts; the first contradicting one is only recorded (for reconciliation); the rest
     # are replays of those two and change nothing.
@@ -120,6 +129,6 @@ async def test_raced_and_replayed_callbacks_change_nothing_twice(wide_client, wi
     assert balances["withdrawn"] in (0, 3_000) and balances["available"] + balances["withdrawn"] == 10_000
     # Replays afterwards change nothing either.
     for status in (PayoutResultStatus.PAID, PayoutResultStatus.FAILED):
-        again = await post_callback(client, settings, reference, status)
+        again = await post_payout_callback(client, settings, reference, status)
         assert again.json()["changed"] is False
     assert await balanced(db, me["pk"]) == balances

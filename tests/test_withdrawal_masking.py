@@ -12,8 +12,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from tests.factories import staff
-from tests.test_withdrawal_accounts import ALIPAY, CARD, add
-from tests.test_withdrawal_requests import finance_token, funded, request
+from tests.realtime_support import live, wait_for_subscribers
+from tests.withdrawal_support import ALIPAY, CARD, add, finance_token, funded, request
 
 INTROSPECT = """
 { __schema {
@@ -202,8 +202,6 @@ LIVE_FIELDS = ("orderUpdated", "commissionUpdated", "walletUpdated", "withdrawal
 async def test_live_events_mask_numbers_too(client, app_state, realtime):
     """Every subscription, with every field of its event (the subject included), as the owner,
     a staff member without MANAGE_FINANCE and finance: only finance ever sees a full number."""
-    from tests.test_realtime_subscriptions import live, wait_for_subscribers
-
     schema = (await client.execute(INTROSPECT))["__schema"]
     walker = Walker(schema)
     subscription = schema["subscriptionType"]["name"]

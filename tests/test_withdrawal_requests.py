@@ -10,37 +10,28 @@ from core.ids import decode_global_id
 from models.audit import AuditEntry
 from models.network import Application, Distributor, DistributorStatus
 from models.outbox import OutboxEvent
-from models.wallet import LedgerEntry, LedgerKind, Wallet
+from models.wallet import LedgerKind
 from models.withdrawal import PayoutResultStatus
-from services import ledger
 from services.payout import SandboxPayoutProvider
-from tests.factories import fund, register, staff, verified_distributor
-from tests.test_withdrawal_accounts import ALIPAY, CARD, add
+from tests.factories import back_office, register, staff, verified_distributor
+from tests.order_support import REQUEST_REFUND, REVIEW_REFUND, earn
+from tests.withdrawal_support import (
+    ALIPAY,
+    APPROVE,
+    CARD,
+    REJECT,
+    REQUEST,
+    SETTINGS_UPDATE,
+    add,
+    balanced,
+    codes,
+    finance_token,
+    funded,
+    ledger_kinds,
+    overview,
+    request,
+)
 
-WITHDRAWAL_FIELDS = """id status method amount fee net accountNumber holderName expectedArrivalAt createdAt
-  autoApproved rejectReason failureReason reviewedAt paidAt providerReference"""
-REQUEST = f"""
-mutation($input: WithdrawalRequestInput!) {{
-  withdrawalRequest(input: $input) {{ withdrawal {{ {WITHDRAWAL_FIELDS} }} userErrors {{ field code message }} }}
-}}"""
-APPROVE = f"""
-mutation($input: WithdrawalApproveInput!) {{
-  withdrawalApprove(input: $input) {{ withdrawal {{ {WITHDRAWAL_FIELDS} }} userErrors {{ field code message }} }}
-}}"""
-REJECT = f"""
-mutation($input: WithdrawalRejectInput!) {{
-  withdrawalReject(input: $input) {{ withdrawal {{ {WITHDRAWAL_FIELDS} }} userErrors {{ field code message }} }}
-}}"""
-SETTINGS_UPDATE = """
-mutation($input: WithdrawalSettingsInput!) {
-  withdrawalSettingsUpdate(input: $input) {
-    settings { minAmount feeRate feeMinimum dailyCountLimit dailyAmountLimit autoApproveBelow bankCardHours
-               bankCardPeakHours wechatHours alipayHours peakStartsAt peakEndsAt }
-    userErrors { field code message }
-  }
-}"""
-OVERVIEW = """{ myWithdrawalOverview { available withdrawing withdrawn debt todayCount todayAmount
-  settings { minAmount feeRate feeMinimum dailyCountLimit } } }"""
 MINE = "query($status: WithdrawalStatus) { myWithdrawals(status: $status) { nodes { id status amount } } }"
 LIST = """
 query($filter: WithdrawalFilter, $first: Int, $after: String) {
@@ -48,49 +39,6 @@ query($filter: WithdrawalFilter, $first: Int, $after: String) {
     nodes { id status amount user { id } } pageInfo { hasNextPage endCursor }
   }
 }"""
-
-
-def codes(payload) -> list[tuple[str, str | None]]:
-    return [(e["code"], e["field"]) for e in payload["userErrors"]]
-
-
-async def request(client, token, amount: str, **fields) -> dict:
-    data = await client.execute(REQUEST, {"input": {"amount": amount, **fields}}, token=token)
-    return data["withdrawalRequest"]
-
-
-async def overview(client, token) -> dict:
-    return (await client.execute(OVERVIEW, token=token))["myWithdrawalOverview"]
-
-
-async def finance_token(client, app_state, **rules) -> str:
-    token = (await staff(client, app_state, {"MANAGE_FINANCE"}))["accessToken"]
-    if rules:
-        data = await client.execute(SETTINGS_UPDATE, {"input": rules}, token=token)
-        assert data["withdrawalSettingsUpdate"]["userErrors"] == [], data
-    return token
-
-
-async def funded(client, app_state, fen: int = 100_000, account: dict | None = None, **kwargs) -> dict:
-    me = await verified_distributor(client, app_state, **kwargs)
-    await fund(app_state, me["pk"], fen)
-    added = await add(client, me["token"], **(account or CARD))
-    assert added["userErrors"] == []
-    me["account_id"] = added["payoutAccount"]["id"]
-    return me
-
-
-async def ledger_kinds(db, user_pk: int) -> list[LedgerKind]:
-    wallet_id = await db.scalar(select(Wallet.id).where(Wallet.user_id == user_pk))
-    return list((await db.scalars(select(LedgerEntry.kind).where(LedgerEntry.wallet_id == wallet_id,
-                                                                 LedgerEntry.subject_type == "Withdrawal")
-                                  .order_by(LedgerEntry.id))).all())
-
-
-async def balanced(db, user_pk: int) -> dict:
-    wallet = await db.scalar(select(Wallet).where(Wallet.user_id == user_pk).execution_options(populate_existing=True))
-    assert ledger.balances(wallet) == await ledger.ledger_sums(db, wallet.id)
-    return ledger.balances(wallet)
 
 
 async def test_request_approve_pay_moves_money_through_the_ledger(client, app_state, db):
@@ -190,7 +138,6 @@ async def test_only_finance_reviews(client, app_state):
 
 
 async def test_request_refusals(client, app_state, db):
-    finance = await finance_token(client, app_state)
     me = await funded(client, app_state, 10_000)
     cases = [
         ("0.99", {}, "AMOUNT_BELOW_MINIMUM", "amount"),
@@ -207,14 +154,14 @@ async def test_request_refusals(client, app_state, db):
     customer = await register(client)
     assert codes(await request(client, customer["accessToken"], "1.00")) == [("NOT_A_DISTRIBUTOR", None)]
     unverified = await verified_distributor(client, app_state, real_name=None)
-    await fund(app_state, unverified["pk"], 1000)
+    await earn(client, app_state, unverified["token"], 1000)
     assert codes(await request(client, unverified["token"], "1.00")) == [("REAL_NAME_REQUIRED", None)]
     # Another distributor's account cannot be used; no account at all is its own refusal.
     other = await funded(client, app_state, 1000, account={**CARD, "holderName": "李四"}, real_name="李四")
     assert codes(await request(client, me["token"], "1.00", payoutAccountId=other["account_id"])) == [
         ("NOT_FOUND", "payoutAccountId")]
     no_account = await verified_distributor(client, app_state)
-    await fund(app_state, no_account["pk"], 1000)
+    await earn(client, app_state, no_account["token"], 1000)
     assert codes(await request(client, no_account["token"], "1.00")) == [("NO_PAYOUT_ACCOUNT", "payoutAccountId")]
     # Nothing was written by any refusal.
     assert (await overview(client, me["token"]))["available"] == "100.00"
@@ -227,12 +174,11 @@ async def test_request_refusals(client, app_state, db):
         {"i": {"distributorId": me["distributor_id"], "status": "FROZEN", "reason": "风控"}}, token=admin)
     assert data["distributorStatusUpdate"]["userErrors"] == []
     assert codes(await request(client, me["token"], "1.00")) == [("DISTRIBUTOR_INACTIVE", None)]
-    assert finance
 
 
 async def test_agreement_must_have_been_accepted(client, app_state, db):
     me = await funded(client, app_state, 1000)
-    # A distributor whose record carries no accepted agreement (e.g. imported) is refused.
+    # Only an import can leave a distributor without an accepted agreement: the API always records one.
     distributor = await db.scalar(select(Distributor).where(Distributor.user_id == me["pk"]))
     application = await db.scalar(select(Application).where(Application.distributor_id == distributor.id))
     application.agreement_version = ""
@@ -241,15 +187,31 @@ async def test_agreement_must_have_been_accepted(client, app_state, db):
     assert distributor.status == DistributorStatus.ACTIVE
 
 
-async def test_clawback_debt_blocks_withdrawals(client, app_state, db):
-    me = await funded(client, app_state, 1000)
-    await ledger.claw_back(db, user_id=me["pk"], amount=1500, key="test-claw", subject_type="Test", subject_id=1)
-    await db.commit()
-    await fund(app_state, me["pk"], 300)  # repays part of the debt; still 200 owed
-    payload = await request(client, me["token"], "1.00")
-    assert codes(payload) == [("OUTSTANDING_DEBT", None)]
+async def test_clawback_debt_blocks_withdrawals(client, app_state):
+    admin = await back_office(client, app_state)
+    me = await verified_distributor(client, app_state)
+    assert (await add(client, me["token"], **CARD))["userErrors"] == []
+    sale = await earn(client, app_state, me["token"], 1500)
+    withdrawal = (await request(client, me["token"], "15.00"))["withdrawal"]
+    paid = (await client.execute(APPROVE, {"input": {"id": withdrawal["id"]}}, token=admin))["withdrawalApprove"]
+    assert paid["withdrawal"]["status"] == "PAID"
+    await earn(client, app_state, me["token"], 1000)
+    # The first sale is refunded in full: its 15.00 is clawed back from the 10.00 available, 5.00 is debt.
+    refund = (await client.execute(REQUEST_REFUND, {"input": {"orderItemId": sale["item_id"], "amount": "30.00",
+                                                              "reason": "退货"}}, token=sale["buyer_token"]))
+    approved = await client.execute(REVIEW_REFUND, {"input": {"refundId": refund["requestRefund"]["refund"]["id"],
+                                                              "approve": True}}, token=admin)
+    assert approved["reviewRefund"]["refund"]["status"] == "APPROVED", approved
+    assert await overview(client, me["token"]) == {
+        "available": "0.00", "withdrawing": "0.00", "withdrawn": "15.00", "debt": "5.00", "todayCount": 1,
+        "todayAmount": "15.00", "settings": {"minAmount": "1.00", "feeRate": 0, "feeMinimum": "0.00",
+                                             "dailyCountLimit": 3}}
+    assert codes(await request(client, me["token"], "1.00")) == [("OUTSTANDING_DEBT", None)]
+    await earn(client, app_state, me["token"], 300)  # repays part of the debt; still 2.00 owed
+    assert codes(await request(client, me["token"], "1.00")) == [("OUTSTANDING_DEBT", None)]
     assert (await overview(client, me["token"]))["debt"] == "2.00"
-    await fund(app_state, me["pk"], 700)  # debt repaid, 5.00 available
+    await earn(client, app_state, me["token"], 700)  # debt repaid, 5.00 available
+    assert (await overview(client, me["token"]))["available"] == "5.00"
     assert (await request(client, me["token"], "5.00"))["userErrors"] == []
 
 

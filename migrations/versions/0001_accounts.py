@@ -1,7 +1,11 @@
-"""accounts, staff permissions, refresh tokens, audit log
+"""Accounts: users, staff permissions, refresh tokens, the audit log.
+
+Branch: the root of the graph; every other revision descends from it.
+Creates: users, staff_permissions, refresh_tokens, audit_entries.
+Depends on: nothing.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 23:40:18.385979
 """
 from alembic import op

@@ -1,4 +1,10 @@
-"""distributor network: program, applications, distributors and their tree, grades, bindings, share links, regions, regional agents
+"""Distributor network: program, applications, distributors and their tree, grades, bindings, share links, regions, regional agents.
+
+Branch: on the root (0001); the "live" (0003) and "sales" (0006, 0007) branches start here.
+Creates: distributor_programs, grades, regions, customer_stats, customer_purchased_products,
+distributors, distributor_applications, grade_changes, regional_agents, share_links,
+customer_bindings, share_visits.
+Depends on: 0001 (foreign keys to users).
 
 Revision ID: 0002
 Revises: 0001
