@@ -37,7 +37,7 @@ def start_server(env: dict[str, str], *extra: str, capture: bool = True) -> tupl
     process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *extra], cwd=ROOT, env=env,
                                stdout=output, stderr=subprocess.STDOUT if capture else None)
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded CI machine can take a while to import and migrate
     while True:
         try:
             if httpx.get(f"http://{address}/healthz", timeout=1).status_code == 200:
